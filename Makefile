@@ -1,0 +1,77 @@
+# The course in two commands:
+#   make lab    set up everything and open the course in JupyterLab
+#   make test   set up everything and run the whole test suite
+#
+# Needs only Python 3.11+ and make. Everything is installed into .venv from
+# requirements/lock.txt, so a library release cannot break the course.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements/lock.txt
+EXTRAS ?= dev,instructor
+PYTEST_WORKERS ?= 2
+
+# Notebooks are executed and validated with widgets drawn as static figures,
+# so the stored outputs are what a student sees on first open.
+export COURSEKIT_STATIC_WIDGETS := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help install lab workspace test lint unit nbval notebooks student slides bench lock clean
+
+help:
+	@echo "make lab        install, build your workspace/ and open the course in JupyterLab"
+	@echo "make test       install and run the whole test suite (lint, unit tests, notebooks)"
+	@echo "make notebooks  re-execute notebooks/ in order and store their outputs"
+	@echo "make student    build the student edition into student/"
+	@echo "make slides     render every notebook as a reveal.js deck into slides/"
+	@echo "make bench      run the benchmarks"
+
+$(STAMP): pyproject.toml $(LOCK)
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed, this is " + sys.version.split()[0] + ": run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+workspace: install
+	$(BIN)/coursekit workspace --source notebooks --dest workspace
+
+lab: workspace
+	env -u COURSEKIT_STATIC_WIDGETS $(BIN)/jupyter lab --notebook-dir=workspace
+
+lint: install
+	$(BIN)/ruff check coursekit tests benchmarks scripts notebooks
+	$(BIN)/ruff format --check coursekit tests benchmarks scripts
+
+unit: install
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+
+nbval: install
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider notebooks
+
+test: lint unit nbval
+
+notebooks: install
+	$(BIN)/python scripts/run_notebooks.py notebooks
+
+student: install
+	$(BIN)/coursekit release notebooks student
+
+slides: install
+	$(BIN)/jupyter nbconvert --to slides --output-dir slides notebooks/*.ipynb
+
+bench: install
+	$(BIN)/python benchmarks/bench_numpy.py
+	$(BIN)/python benchmarks/bench_course.py
+	$(BIN)/python benchmarks/bench_gpu.py
+
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^coursekit' > $(LOCK)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis slides student

@@ -1,0 +1,165 @@
+"""Argument checks shared by every public function.
+
+Every message names the argument, the value received and what was expected,
+so a student sees at once which call went wrong.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "check_ndim",
+    "check_shape",
+    "check_same_shape",
+    "check_same_length",
+    "check_positive_int",
+    "check_nonneg_int",
+    "check_int_pair",
+    "check_positive",
+    "check_probability",
+    "check_in",
+    "check_labels",
+]
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    return repr(x)
+
+
+def as_float_array(x: Any, name: str, dtype: type = np.float64) -> np.ndarray:
+    """Return ``x`` as a floating-point array (float64 unless ``x`` already floats).
+
+    Raises ``TypeError`` for anything that is not numeric (strings, objects,
+    complex numbers), naming ``name``.
+    """
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} must be array-like of numbers, got {_describe(x)}") from exc
+    if arr.dtype == bool or np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(dtype)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(
+            f"{name} must hold real numbers (float or int), got dtype {arr.dtype} ({_describe(x)})"
+        )
+    return arr
+
+
+def check_ndim(x: np.ndarray, ndim: int | Sequence[int], name: str, layout: str = "") -> None:
+    """Raise ``ValueError`` unless ``x.ndim`` is ``ndim`` (or one of them)."""
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if x.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        hint = f" {layout}" if layout else ""
+        raise ValueError(f"{name} must be {want}{hint}, got {x.ndim}-D with shape {x.shape}")
+
+
+def check_shape(x: np.ndarray, shape: tuple, name: str) -> None:
+    """Raise ``ValueError`` unless ``x.shape`` matches ``shape`` (``None`` = any size)."""
+    ok = x.ndim == len(shape) and all(s is None or s == d for s, d in zip(shape, x.shape))
+    if not ok:
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {x.shape}")
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` if the shapes differ: no silent broadcasting."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}"
+        )
+
+
+def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` if the first dimensions (batch sizes) differ."""
+    if len(a) != len(b):
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same batch size, got {len(a)} and {len(b)}"
+        )
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def check_positive_int(v: Any, name: str) -> int:
+    """Return ``v`` as ``int`` if it is an integer >= 1, else raise."""
+    if not _is_int(v):
+        raise TypeError(f"{name} must be an integer >= 1, got {v!r} ({type(v).__name__})")
+    if v < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {v}")
+    return int(v)
+
+
+def check_nonneg_int(v: Any, name: str) -> int:
+    """Return ``v`` as ``int`` if it is an integer >= 0, else raise."""
+    if not _is_int(v):
+        raise TypeError(f"{name} must be an integer >= 0, got {v!r} ({type(v).__name__})")
+    if v < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {v}")
+    return int(v)
+
+
+def check_int_pair(v: Any, name: str, minimum: int = 0) -> tuple[int, int]:
+    """Accept ``k`` or ``(kh, kw)`` and return ``(kh, kw)`` of ints >= ``minimum``."""
+    pair = (v, v) if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(_is_int(p) for p in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")
+    if any(p < minimum for p in pair):
+        raise ValueError(f"{name} must be >= {minimum}, got {v!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def check_positive(v: Any, name: str, allow_zero: bool = False) -> float:
+    """Return ``v`` as ``float`` if it is a finite number > 0 (>= 0 with ``allow_zero``)."""
+    if not isinstance(v, numbers.Real) or isinstance(v, bool):
+        raise TypeError(f"{name} must be a real number, got {v!r} ({type(v).__name__})")
+    v = float(v)
+    bad = (v < 0 if allow_zero else v <= 0) or not np.isfinite(v)
+    if bad:
+        want = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {want}, got {v}")
+    return v
+
+
+def check_probability(v: Any, name: str, allow_one: bool = False) -> float:
+    """Return ``v`` as ``float`` if it lies in [0, 1) (or [0, 1] with ``allow_one``)."""
+    if not isinstance(v, numbers.Real) or isinstance(v, bool):
+        raise TypeError(f"{name} must be a real number in [0, 1), got {v!r}")
+    v = float(v)
+    if not (0.0 <= v <= 1.0) or (v == 1.0 and not allow_one):
+        want = "[0, 1]" if allow_one else "[0, 1)"
+        raise ValueError(f"{name} must lie in {want}, got {v}")
+    return v
+
+
+def check_in(v: Any, allowed: Sequence[Any], name: str) -> Any:
+    """Raise ``ValueError`` unless ``v`` is one of ``allowed``."""
+    if v not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {v!r}")
+    return v
+
+
+def check_labels(y: Any, num_classes: int, name: str = "y") -> np.ndarray:
+    """Return integer class labels as an int64 array, checking they lie in [0, num_classes)."""
+    arr = np.asarray(y)
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer)
+        or (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)))
+    ):
+        raise TypeError(f"{name} must hold integer class labels, got {_describe(arr)}")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
+        bad = arr[(arr < 0) | (arr >= num_classes)][0]
+        raise ValueError(
+            f"{name} must hold labels in [0, {num_classes - 1}] for {num_classes} classes, "
+            f"got {bad}"
+        )
+    return arr

@@ -1,0 +1,200 @@
+"""Execute and normalise the course notebooks.
+
+``make notebooks`` (scripts/run_notebooks.py), the course benchmark and the
+tests share this code, so the outputs a student sees on first open are produced
+exactly the way nbval later checks them: in order, each in a fresh kernel, on
+the embedded default data, with widgets drawn as static figures.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+__all__ = [
+    "KERNELSPEC",
+    "RunResult",
+    "course_notebooks",
+    "execute_notebook",
+    "normalise",
+    "stderr_outputs",
+]
+
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# Notebook-level metadata we keep; everything else (widget state, user names,
+# jupytext or editor settings) is machine- or user-specific.
+_KEEP_NB_METADATA = {"kernelspec", "language_info", "celltoolbar", "title"}
+# Cell metadata we keep: tags (nbval, papermill), slides, nbgrader, editable flags.
+_KEEP_CELL_METADATA = {"tags", "slideshow", "nbgrader", "editable", "deletable", "jupyter"}
+
+
+@dataclass
+class RunResult:
+    """What one notebook run cost."""
+
+    path: Path
+    seconds: float
+    peak_mb: float
+    error: str | None = None
+
+
+def course_notebooks(folder: str | Path = "notebooks") -> list[Path]:
+    """Return the numbered course notebooks (``00_*.ipynb`` ... ``09_*.ipynb``) in order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder must be a directory of notebooks, got {str(folder)!r}")
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Strip user- and machine-specific metadata and renumber executions 1, 2, 3...
+
+    Cells that were not executed keep ``execution_count`` None, so a gap can
+    only mean a cell was skipped, which the format test reports.
+    """
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in _KEEP_NB_METADATA}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    count = 0
+    for cell in nb.cells:
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k in _KEEP_CELL_METADATA}
+        cell.pop("id", None)
+        if cell.cell_type != "code":
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+            continue
+        if cell.get("execution_count") is not None:
+            count += 1
+            cell.execution_count = count
+            for out in cell.outputs:
+                if "execution_count" in out:
+                    out["execution_count"] = count
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    # nbformat 4.5 wants cell ids; stable ones keep diffs small and runs repeatable.
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"
+    return nb
+
+
+def stderr_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """Return ``(cell index, text)`` for every stderr stream: warnings left printed."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                found.append((i, out.get("text", "")))
+    return found
+
+
+def _watch_peak_memory(pid_getter, stop: threading.Event, peak: list[float]) -> None:
+    """Poll the kernel's resident memory (with its children) until ``stop`` is set."""
+    try:
+        import psutil
+    except ImportError:  # memory figures are a nicety, not a requirement
+        return
+    while not stop.is_set():
+        pid = pid_getter()
+        if pid:
+            try:
+                proc = psutil.Process(pid)
+                rss = proc.memory_info().rss
+                rss += sum(c.memory_info().rss for c in proc.children(recursive=True))
+                peak[0] = max(peak[0], rss / 2**20)
+            except psutil.Error:
+                pass
+        stop.wait(0.05)
+
+
+def execute_notebook(
+    path: str | Path,
+    *,
+    timeout: int = 600,
+    write: bool = True,
+    parameters: dict | None = None,
+) -> RunResult:
+    """Run one notebook top to bottom in a fresh kernel, in its own folder.
+
+    Parameters
+    ----------
+    path : notebook file.
+    timeout : seconds allowed per cell.
+    write : store the normalised, executed notebook back in ``path``.
+    parameters : values injected after the cell tagged ``parameters`` (papermill's
+        convention), e.g. ``{"MODE": "full"}``.
+
+    Returns
+    -------
+    RunResult with wall-clock seconds and the kernel's peak resident memory in MiB.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    if parameters:
+        return _execute_with_papermill(path, parameters, timeout)
+    nb = nbformat.read(path, as_version=4)
+    env_backup = os.environ.get("COURSEKIT_STATIC_WIDGETS")
+    os.environ["COURSEKIT_STATIC_WIDGETS"] = "1"
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+        record_timing=False,
+    )
+    peak = [0.0]
+    stop = threading.Event()
+
+    def kernel_pid() -> int | None:
+        km = client.km
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        return getattr(proc, "pid", None)
+
+    watcher = threading.Thread(target=_watch_peak_memory, args=(kernel_pid, stop, peak))
+    watcher.start()
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        error = str(exc).splitlines()[-1] if str(exc) else repr(exc)
+    finally:
+        seconds = time.perf_counter() - start
+        stop.set()
+        watcher.join()
+        if env_backup is None:
+            os.environ.pop("COURSEKIT_STATIC_WIDGETS", None)
+        else:
+            os.environ["COURSEKIT_STATIC_WIDGETS"] = env_backup
+    if write and error is None:
+        nbformat.write(normalise(nb), path)
+    return RunResult(path=path, seconds=seconds, peak_mb=peak[0], error=error)
+
+
+def _execute_with_papermill(path: Path, parameters: dict, timeout: int) -> RunResult:
+    """Run a parameterised copy (e.g. full mode) with papermill; the source is left alone."""
+    import tempfile
+
+    import papermill
+
+    start = time.perf_counter()
+    error = None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(Path(tmp) / path.name),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(path.parent.resolve()),
+                execution_timeout=timeout,
+                progress_bar=False,
+            )
+        except papermill.PapermillExecutionError as exc:
+            error = f"{exc.ename}: {exc.evalue}"
+    return RunResult(path=path, seconds=time.perf_counter() - start, peak_mb=0.0, error=error)

@@ -1,0 +1,72 @@
+"""The project's metadata agrees with itself: pyproject, environment.yml, lock file."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = _pyproject()["project"]
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    listed = {r for r in pip_section if not r.startswith("-e")}
+    assert listed == wanted, (
+        f"only in pyproject: {sorted(wanted - listed)}; only in environment.yml: "
+        f"{sorted(listed - wanted)}"
+    )
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    assert python.replace("python", "") == project["requires-python"]
+
+
+def test_lock_file_pins_every_declared_dependency_exactly():
+    project = _pyproject()["project"]
+    declared = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        declared += extra
+    lock = {}
+    for line in (ROOT / "requirements" / "lock.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"lock line {line!r} is not pinned with =="
+            lock[_name(name)] = version
+    missing = sorted({_name(r) for r in declared} - set(lock))
+    assert not missing, f"declared but not pinned in requirements/lock.txt: {missing}"
+
+
+def test_pinned_versions_satisfy_the_lower_bounds():
+    from packaging.requirements import Requirement
+
+    project = _pyproject()["project"]
+    lock = dict(
+        (_name(n), v)
+        for n, _, v in (
+            line.partition("==")
+            for line in (ROOT / "requirements" / "lock.txt").read_text().splitlines()
+            if "==" in line
+        )
+    )
+    for req in project["dependencies"]:
+        r = Requirement(req)
+        assert r.specifier.contains(lock[_name(req)], prereleases=True), (req, lock[_name(req)])
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and "make test" in ci
+    assert "make lab" in readme
