@@ -1,8 +1,6 @@
-"""Test-wide settings: CPU only, no display, no network."""
+"""Test-wide settings: no display is needed (tests never need a GPU or the network)."""
 
 import os
 
-# Set before anything imports matplotlib or picks a device.
+# Before anything imports matplotlib.
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("COURSEKIT_DEVICE", "cpu")
-os.environ.setdefault("COURSEKIT_STATIC_WIDGETS", "1")
