@@ -1,0 +1,115 @@
+"""The committed course notebooks follow docs/NOTEBOOKS.md.
+
+nbval checks that the stored outputs are reproduced; these tests check the
+shape of each notebook: normalised JSON, the cells every notebook must have,
+exercises in nbgrader's format, slide metadata, and no warnings left printed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursekit.notebooks import KERNELSPEC, course_notebooks, normalise, stderr_outputs
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = course_notebooks(ROOT / "notebooks")
+NB_IDS = [p.stem for p in NOTEBOOKS]
+SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
+NBGRADER_KEYS = {
+    "schema_version",
+    "grade",
+    "solution",
+    "locked",
+    "grade_id",
+    "points",
+    "checksum",
+    "cell_type",
+    "task",
+}
+
+
+def _read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def test_the_course_has_the_ten_notebooks_in_order():
+    numbers = [p.name[:2] for p in NOTEBOOKS]
+    assert numbers == [f"{i:02d}" for i in range(10)], numbers
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_json_is_normalised(path):
+    raw = path.read_text()
+    nb = nbformat.reads(raw, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"] == KERNELSPEC
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1)), f"execution counts have gaps: {counts}"
+    again = nbformat.writes(normalise(nbformat.reads(raw, as_version=4)))
+    assert again.strip() == raw.strip(), "not normalised: run `make notebooks`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_every_code_cell_was_run_and_no_warning_is_left_printed(path):
+    nb = _read(path)
+    assert not stderr_outputs(nb), stderr_outputs(nb)[:3]
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            assert not errors, f"cell {i} stored an error: {errors[0].get('ename')}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_required_cells(path):
+    nb = _read(path)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {path.name[:2]}")
+    for heading in ("Learning objectives", "Prerequisites", "study time"):
+        assert heading.lower() in first.source.lower(), f"title cell lacks {heading!r}"
+    colab = nb.cells[1]
+    assert colab.cell_type == "code" and "google.colab" in colab.source
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged 'parameters'"
+    assert re.search(r'^MODE = "default"', params[0].source, re.M)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "<details>" in text and "check your understanding" in text.lower()
+    assert re.search(r"^## .*summary", text, re.M | re.I), "no summary section"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_slide_metadata_on_every_cell(path):
+    nb = _read(path)
+    kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+    assert all(k in SLIDE_TYPES for k in kinds), "every cell needs a slideshow slide_type"
+    assert kinds.count("slide") >= 3, "a deck needs several slides"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_exercises_are_in_nbgrader_format(path):
+    nb = _read(path)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    solutions = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert 2 <= len(graded) <= 5, f"{len(graded)} graded test cells; the course wants 2 to 5"
+    assert solutions, "no solution cells"
+    ids = []
+    for cell in graded + solutions:
+        meta = cell.metadata["nbgrader"]
+        assert set(meta) <= NBGRADER_KEYS, set(meta) - NBGRADER_KEYS
+        assert meta["schema_version"] == 3
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", meta["grade_id"])
+        ids.append(meta["grade_id"])
+    assert len(ids) == len(set(ids)), "grade_ids must be unique"
+    for cell in graded:
+        assert cell.metadata["nbgrader"]["points"] > 0 and cell.metadata["nbgrader"]["locked"]
+        assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source
+    for cell in solutions:
+        if cell.cell_type == "code":
+            assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+            # The region must sit inside a function so the student edition still runs.
+            begin = cell.source.index("### BEGIN SOLUTION")
+            indent = cell.source[:begin].rsplit("\n", 1)[-1]
+            assert indent.strip() == "" and len(indent) >= 4, "solution must be inside a def"
