@@ -1,0 +1,212 @@
+"""A tiny scalar autodiff engine, micrograd style (notebook 03).
+
+Each :class:`Value` remembers the values it was computed from and a small
+function, ``_backward``, that applies the local chain rule: it takes the
+node's own gradient ``out.grad`` and adds ``out.grad * d out / d input`` to
+each input's gradient. :meth:`Value.backward` calls these in reverse
+topological order, so a node's gradient is complete before it is passed on.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+
+__all__ = ["Value", "topo_order", "describe_graph"]
+
+
+class Value:
+    """A scalar that records how it was computed, for reverse-mode autodiff.
+
+    Parameters
+    ----------
+    data : float
+    _children : tuple of Value
+        The inputs of the operation that produced this value.
+    _op : str
+        That operation's name (for :func:`describe_graph`).
+    label : str
+        Optional name, e.g. ``"w1"``.
+    """
+
+    def __init__(
+        self, data: float, _children: tuple[Value, ...] = (), _op: str = "", label: str = ""
+    ):
+        if isinstance(data, bool) or not isinstance(data, numbers.Real):
+            raise TypeError(f"data must be a real number, got {data!r} ({type(data).__name__})")
+        self.data = float(data)
+        self.grad = 0.0
+        self._backward: Callable[[], None] = lambda: None
+        self._prev = tuple(_children)
+        self._op = _op
+        self.label = label
+
+    @staticmethod
+    def _wrap(other) -> Value:
+        return other if isinstance(other, Value) else Value(other)
+
+    def __add__(self, other) -> Value:
+        other = self._wrap(other)
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other) -> Value:
+        other = self._wrap(other)
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __pow__(self, k) -> Value:
+        if isinstance(k, bool) or not isinstance(k, numbers.Real):
+            raise TypeError(f"exponent must be an int or float (not a Value), got {k!r}")
+        out = Value(self.data**k, (self,), f"**{k}")
+
+        def _backward():
+            self.grad += k * self.data ** (k - 1) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def _unary(self, value: float, local_grad: float, op: str) -> Value:
+        """An element-wise function with derivative ``local_grad`` at this point."""
+        out = Value(value, (self,), op)
+
+        def _backward():
+            self.grad += local_grad * out.grad
+
+        out._backward = _backward
+        return out
+
+    def tanh(self) -> Value:
+        t = math.tanh(self.data)
+        return self._unary(t, 1.0 - t * t, "tanh")
+
+    def exp(self) -> Value:
+        e = math.exp(self.data)
+        return self._unary(e, e, "exp")
+
+    def log(self) -> Value:
+        if self.data <= 0:
+            raise ValueError(f"log needs a positive value, got {self.data}")
+        return self._unary(math.log(self.data), 1.0 / self.data, "log")
+
+    def relu(self) -> Value:
+        # Derivative 0 at exactly 0, as in torch.
+        return self._unary(max(self.data, 0.0), float(self.data > 0), "relu")
+
+    def sigmoid(self) -> Value:
+        x = self.data
+        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        return self._unary(s, s * (1.0 - s), "sigmoid")
+
+    # Everything else is built from the operations above.
+    def __neg__(self) -> Value:
+        return self * -1
+
+    def __sub__(self, other) -> Value:
+        return self + (-self._wrap(other))
+
+    def __truediv__(self, other) -> Value:
+        return self * self._wrap(other) ** -1
+
+    def __radd__(self, other) -> Value:
+        return self + other
+
+    def __rmul__(self, other) -> Value:
+        return self * other
+
+    def __rsub__(self, other) -> Value:
+        return self._wrap(other) - self
+
+    def __rtruediv__(self, other) -> Value:
+        return self._wrap(other) / self
+
+    def backward(self) -> None:
+        """Fill ``.grad`` of every node in the graph with d self / d node."""
+        order = topo_order(self)
+        # The classic engine bug: each _backward *adds* to .grad (a node used twice
+        # must sum both contributions), so without this reset a second call to
+        # backward() would add the gradients again and double them.
+        for node in order:
+            node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward()
+
+    def __repr__(self) -> str:
+        name = f"{self.label}: " if self.label else ""
+        return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
+
+
+def topo_order(root: Value) -> list[Value]:
+    """All nodes that ``root`` depends on, each after all of its inputs (``root`` last).
+
+    Parameters
+    ----------
+    root : Value
+
+    Returns
+    -------
+    list of Value
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"root must be a Value, got {type(root).__name__}")
+    order: list[Value] = []
+    seen: set[int] = set()
+    # Iterative depth-first search: deep graphs would overflow Python's recursion limit.
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node._prev) if id(child) not in seen)
+    return order
+
+
+def describe_graph(root: Value) -> str:
+    """A text trace of the graph, one node per line in topological order.
+
+    Each line shows a node's number, label, operation, inputs, data and grad,
+    e.g. ``n3  = n1 * n2      data=  -6  grad=   1``.
+
+    Parameters
+    ----------
+    root : Value
+
+    Returns
+    -------
+    str
+    """
+    order = topo_order(root)
+    index = {id(node): i for i, node in enumerate(order)}
+    lines = []
+    for i, node in enumerate(order):
+        name = f"n{i}" + (f" ({node.label})" if node.label else "")
+        ins = [f"n{index[id(c)]}" for c in node._prev]
+        if not node._op:
+            expr = "input"
+        elif len(ins) == 2:
+            expr = f"{ins[0]} {node._op} {ins[1]}"
+        elif node._op.startswith("**"):
+            expr = f"{ins[0]}{node._op}"
+        else:
+            expr = f"{node._op}({', '.join(ins)})"
+        lines.append(f"{name:<12} = {expr:<18} data={node.data: .6g}  grad={node.grad: .6g}")
+    return "\n".join(lines)
