@@ -1,0 +1,900 @@
+"""Training fast on a GPU (notebook 09): resident data, the fast recipe, honest timing.
+
+Where the time goes in a tutorial training loop, and what this module does about it:
+
+* **Data loading and host-to-device copies**: ``GpuLoader`` moves the whole
+  (small) data set to the device once, normalises it once, and then only
+  indexes it with a random permutation generated on the device. Augmentation
+  runs on the batch, on the device (``coursekit.augment.BatchAugment``).
+* **Precision and memory layout**: bf16 autocast and channels_last on CUDA
+  (tensor cores want both); both are off on CPU, where they do not pay.
+* **Kernel launches**: ``torch.compile`` fuses small ops (CUDA only, with a
+  fallback when it is not available).
+* **Measuring**: ``measure_throughput`` times full training steps with the
+  device synchronised before and after, warm-up excluded; GPU work is
+  asynchronous, so without a synchronise you time how fast Python can *queue*
+  kernels, not how fast they run.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from coursekit._validate import (
+    check_in,
+    check_nonneg_int,
+    check_positive,
+    check_positive_int,
+    check_probability,
+)
+from coursekit.augment import BatchAugment
+from coursekit.device import (
+    amp_dtype,
+    autocast,
+    get_device,
+    make_grad_scaler,
+    prepare_model,
+    use_channels_last,
+)
+
+__all__ = [
+    "GpuLoader",
+    "train_fast",
+    "evaluate_fast",
+    "measure_throughput",
+    "plain_loop_throughput",
+    "achieved_tflops",
+    "peak_tflops",
+    "PEAK_TFLOPS",
+    "synchronize",
+    "warmup_linear_decay",
+    "compile_available",
+]
+
+
+# --------------------------------------------------------------------------- #
+# small helpers
+# --------------------------------------------------------------------------- #
+def synchronize(device: torch.device) -> None:
+    """Wait until every kernel queued on ``device`` has finished (no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _resolve_device(device: Any) -> torch.device:
+    return get_device(device, verbose=False)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return device.type
+
+
+def _device_generator(device: torch.device, seed: int) -> torch.Generator | None:
+    """A seeded generator on ``device``, or None where the backend has none."""
+    try:
+        return torch.Generator(device=device).manual_seed(seed)
+    except (RuntimeError, TypeError):  # e.g. an older MPS backend
+        return None
+
+
+def _check_model(model: Any) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_flag(v: Any, name: str) -> bool | None:
+    if v is not None and not isinstance(v, bool):
+        raise TypeError(f"{name} must be True, False or None (auto), got {v!r}")
+    return v
+
+
+def _as_tensor(a: Any, name: str) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        return a
+    if isinstance(a, np.ndarray):
+        return torch.from_numpy(a)
+    raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(a).__name__}")
+
+
+def compile_available(device: torch.device) -> bool:
+    """True when ``torch.compile`` is worth trying on ``device``: CUDA with Triton installed."""
+    # Inductor's GPU code generation needs Triton; without it compile fails at
+    # the first call, so do not even try.
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return False
+    return importlib.util.find_spec("triton") is not None
+
+
+# --------------------------------------------------------------------------- #
+# GPU-resident data loader
+# --------------------------------------------------------------------------- #
+class GpuLoader:
+    """Iterate over a data set that lives entirely on the device.
+
+    The images are copied to ``device`` once, scaled (uint8 -> [0, 1]),
+    normalised per channel once and stored in ``dtype``. Each epoch draws a
+    permutation on the device and slices it into batches; the batch is
+    augmented on the device. Nothing crosses the PCIe bus during training.
+
+    Parameters
+    ----------
+    X : Tensor or ndarray of shape (N, C, H, W)
+        Images; uint8 is scaled to [0, 1], floats are taken as they are.
+    y : Tensor or ndarray of shape (N,)
+        Integer class labels.
+    batch_size : int
+    shuffle : bool
+        New random order every epoch (reproducible from ``seed``).
+    augment : BatchAugment or callable, optional
+        Called as ``augment(x, generator)`` on each training batch.
+    device : str or torch.device, optional
+        Default ``get_device()``.
+    dtype : torch.dtype, optional
+        Storage dtype of the resident images: default ``amp_dtype(device)``
+        (bf16 on recent CUDA GPUs, halving memory and bandwidth) or float32.
+        Batches come out in this dtype; run the model under autocast.
+    channels_last : bool, optional
+        Default ``use_channels_last(device)`` (CUDA only).
+    drop_last : bool
+        Drop the last, smaller batch.
+    seed : int
+        Seed of the shuffling (epoch ``e`` uses ``seed + e``) and augmentation.
+    normalize : bool
+        Subtract ``mean`` and divide by ``std`` per channel.
+    mean, std : sequence of float of length C, optional
+        Default: the statistics of ``X`` itself.
+
+    Attributes
+    ----------
+    X : Tensor of shape (N, C, H, W) on ``device``
+    y : Tensor of shape (N,), int64 on ``device``
+    mean, std : Tensor of shape (C,), float32 (the values used)
+    epoch : int
+        Number of completed ``__iter__`` calls.
+
+    Examples
+    --------
+    >>> loader = GpuLoader(X, y, batch_size=512, augment=BatchAugment())
+    >>> for xb, yb in loader:  # xb: (512, C, H, W), yb: (512,) on the device
+    ...     ...
+    """
+
+    def __init__(
+        self,
+        X: torch.Tensor | np.ndarray,
+        y: torch.Tensor | np.ndarray,
+        batch_size: int,
+        shuffle: bool = True,
+        augment: BatchAugment | Callable | None = None,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        channels_last: bool | None = None,
+        drop_last: bool = False,
+        seed: int = 0,
+        normalize: bool = True,
+        mean: Any = None,
+        std: Any = None,
+    ) -> None:
+        X = _as_tensor(X, "X")
+        y = _as_tensor(y, "y")
+        if X.ndim != 4:
+            raise ValueError(
+                f"X must be 4-D (N, C, H, W), got {X.ndim}-D with shape {tuple(X.shape)}"
+            )
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (N,), got {y.ndim}-D with shape {tuple(y.shape)}")
+        if len(X) != len(y):
+            raise ValueError(f"X and y must have the same batch size, got {len(X)} and {len(y)}")
+        if len(X) == 0:
+            raise ValueError("X must hold at least one image, got 0")
+        if y.is_floating_point() or y.dtype == torch.bool:
+            raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.seed = check_nonneg_int(seed, "seed")
+        if augment is not None and not callable(augment):
+            raise TypeError(
+                f"augment must be callable (e.g. BatchAugment) or None, got {augment!r}"
+            )
+        self.shuffle, self.drop_last, self.augment = bool(shuffle), bool(drop_last), augment
+        self.device = _resolve_device(device)
+        if dtype is None:
+            dtype = amp_dtype(self.device) or torch.float32
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating torch.dtype or None, got {dtype!r}")
+        self.dtype = dtype
+        cl = _check_flag(channels_last, "channels_last")
+        self.channels_last = use_channels_last(self.device) if cl is None else cl
+
+        # The one and only host-to-device copy; normalise in float32 on the device.
+        Xd = X.to(self.device)
+        Xd = Xd.float() / 255.0 if Xd.dtype == torch.uint8 else Xd.float()
+        c = Xd.shape[1]
+        if normalize:
+            self.mean = self._channel_stat(mean, Xd.mean(dim=(0, 2, 3)), "mean", c)
+            self.std = self._channel_stat(std, Xd.std(dim=(0, 2, 3)), "std", c)
+            if torch.any(self.std <= 0):
+                raise ValueError(f"std must be > 0 for every channel, got {self.std.tolist()}")
+            Xd = (Xd - self.mean.view(1, c, 1, 1)) / self.std.view(1, c, 1, 1)
+        else:
+            self.mean = torch.zeros(c, device=self.device)
+            self.std = torch.ones(c, device=self.device)
+        Xd = Xd.to(dtype)
+        if self.channels_last:
+            Xd = Xd.contiguous(memory_format=torch.channels_last)
+        self.X = Xd
+        self.y = y.to(self.device, torch.int64)
+        self.epoch = 0
+        self._generator = _device_generator(self.device, self.seed)
+
+    def _channel_stat(self, value: Any, default: torch.Tensor, name: str, c: int) -> torch.Tensor:
+        if value is None:
+            return default
+        t = torch.as_tensor(value, dtype=torch.float32, device=self.device).flatten()
+        if t.numel() != c:
+            raise ValueError(f"{name} must have one value per channel ({c}), got {t.numel()}")
+        return t
+
+    def __len__(self) -> int:
+        n = len(self.y)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.y)
+        gen = self._generator
+        if gen is not None:
+            gen.manual_seed(self.seed + self.epoch)
+        if self.shuffle:
+            order = torch.randperm(n, device=self.device, generator=gen)  # (N,) on the device
+        else:
+            order = torch.arange(n, device=self.device)
+        self.epoch += 1
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            xb, yb = self.X[idx], self.y[idx]
+            if self.augment is not None:
+                xb = self.augment(xb, gen)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield xb, yb
+
+    def __repr__(self) -> str:
+        return (
+            f"GpuLoader(n={len(self.y)}, batch_size={self.batch_size}, device={self.device}, "
+            f"dtype={self.dtype}, channels_last={self.channels_last}, augment={self.augment!r})"
+        )
+
+
+# --------------------------------------------------------------------------- #
+# the fast training recipe
+# --------------------------------------------------------------------------- #
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    # Weight decay on weight matrices and kernels only: decaying biases and
+    # BatchNorm's gamma/beta only fights the normalisation and costs accuracy.
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def warmup_linear_decay(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """Learning-rate factor for LambdaLR: linear warm-up to 1, then linear decay to 0.
+
+    ``factor(step)`` for ``step = 0 .. total_steps - 1``; a one-cycle shape.
+    """
+    total_steps = check_positive_int(total_steps, "total_steps")
+    warmup_steps = check_nonneg_int(warmup_steps, "warmup_steps")
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    p = next(model.parameters(), None)
+    return p.dtype if p is not None else torch.float32
+
+
+def train_fast(
+    model: nn.Module,
+    train_loader: Any,
+    epochs: int,
+    lr: float,
+    *,
+    val_loader: Any = None,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    label_smoothing: float = 0.1,
+    warmup: float = 0.2,
+    device: str | torch.device | None = None,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    compile: bool | None = None,
+    tta_flip: bool = False,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Train ``model`` with the course's fast recipe.
+
+    SGD with Nesterov momentum; learning rate warmed up linearly for the
+    first ``warmup`` fraction of steps, then decayed linearly to 0 (a
+    one-cycle schedule, stepped every batch); cross-entropy with label
+    smoothing; weight decay on weights only; bf16 autocast and channels_last
+    on CUDA (BatchNorm stays in float32 under autocast); optional torch.compile.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps (N, C, H, W) to logits (N, K); moved to ``device`` in place.
+    train_loader : iterable of (x, y)
+        ``GpuLoader`` (or any loader) with x of shape (N, C, H, W), y of shape (N,).
+    epochs : int
+    lr : float
+        Peak learning rate.
+    val_loader : iterable of (x, y), optional
+        Evaluated with ``evaluate_fast`` after every epoch.
+    momentum, weight_decay, label_smoothing : float
+    warmup : float in [0, 1)
+        Fraction of all steps spent warming up.
+    device : str or torch.device, optional
+        Default: ``train_loader.device`` if it has one, else ``get_device()``.
+    amp : bool, optional
+        Mixed precision; None = on where ``amp_dtype(device)`` says so (CUDA).
+    channels_last : bool, optional
+        None = on CUDA only.
+    compile : bool, optional
+        torch.compile the model; None = only on CUDA with Triton available.
+        If compiling fails, a note is printed and training continues eagerly.
+    tta_flip : bool
+        Use flip test-time augmentation for the validation accuracy.
+    verbose : bool
+        Print one line per epoch.
+
+    Returns
+    -------
+    history : dict
+        ``train_loss``, ``train_acc``, ``val_acc``, ``lr`` (lists, one entry
+        per epoch; ``val_acc`` empty without ``val_loader``), ``epoch_time``
+        (seconds per epoch, device synchronised), ``total_time``, ``compiled``,
+        ``amp_dtype`` (str or None), ``channels_last``, ``device``.
+    """
+    model = _check_model(model)
+    epochs = check_positive_int(epochs, "epochs")
+    lr = check_positive(lr, "lr")
+    momentum = check_probability(momentum, "momentum")
+    weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
+    label_smoothing = check_probability(label_smoothing, "label_smoothing")
+    warmup = check_probability(warmup, "warmup")
+    amp = _check_flag(amp, "amp")
+    channels_last = _check_flag(channels_last, "channels_last")
+    compile = _check_flag(compile, "compile")
+    try:
+        steps_per_epoch = len(train_loader)
+    except TypeError as exc:
+        raise TypeError(
+            f"train_loader must have a length (GpuLoader or DataLoader), got "
+            f"{type(train_loader).__name__}"
+        ) from exc
+    if steps_per_epoch < 1:
+        raise ValueError(f"train_loader must yield at least one batch, got {steps_per_epoch}")
+
+    if device is None:
+        device = getattr(train_loader, "device", None)
+    device = _resolve_device(device)
+    use_amp = amp_dtype(device) is not None if amp is None else amp
+    cl = use_channels_last(device) if channels_last is None else channels_last
+    prepare_model(model, device, channels_last=cl)
+    param_dtype = _model_dtype(model)
+
+    optimizer = torch.optim.SGD(
+        _param_groups(model, weight_decay), lr=lr, momentum=momentum, nesterov=momentum > 0
+    )
+    total = epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_linear_decay(total, round(warmup * total))
+    )
+    scaler = make_grad_scaler(device, enabled=use_amp)  # active for float16 only
+
+    want_compile = compile_available(device) if compile is None else compile
+    net: nn.Module = model
+    compiled = False
+    if want_compile:
+        try:
+            net = torch.compile(model)
+            compiled = True
+        except Exception as exc:  # any failure means "run eagerly"
+            print(f"note: torch.compile unavailable ({type(exc).__name__}: {exc}); running eagerly")
+
+    def step(xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        optimizer.zero_grad(set_to_none=True)
+        if not use_amp and xb.dtype != param_dtype:
+            xb = xb.to(param_dtype)  # e.g. a bf16-resident data set without autocast
+        with autocast(device, enabled=use_amp):
+            logits = net(xb)
+            loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
+        scaler.scale(loss).backward()
+        return loss, logits
+
+    history: dict[str, Any] = {
+        "train_loss": [],
+        "train_acc": [],
+        "val_acc": [],
+        "lr": [],
+        "epoch_time": [],
+        "total_time": 0.0,
+        "compiled": compiled,
+        "amp_dtype": str(amp_dtype(device)).replace("torch.", "") if use_amp else None,
+        "channels_last": cl,
+        "device": str(device),
+    }
+    first = True
+    for epoch in range(epochs):
+        model.train()
+        synchronize(device)
+        t0 = time.perf_counter()
+        # Sum on the device: a .item() per batch would synchronise every step.
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        seen = 0
+        for xb, yb in train_loader:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            if first and compiled:
+                # Compilation happens lazily at the first call: that is where it fails.
+                try:
+                    loss, logits = step(xb, yb)
+                except Exception as exc:
+                    print(
+                        f"note: torch.compile failed ({type(exc).__name__}); "
+                        "falling back to eager mode"
+                    )
+                    net, compiled = model, False
+                    history["compiled"] = False
+                    loss, logits = step(xb, yb)
+            else:
+                loss, logits = step(xb, yb)
+            first = False
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            loss_sum += loss.detach() * len(yb)
+            correct += (logits.argmax(dim=1) == yb).sum()
+            seen += len(yb)
+        synchronize(device)
+        history["epoch_time"].append(time.perf_counter() - t0)
+        history["train_loss"].append(float(loss_sum) / seen)
+        history["train_acc"].append(float(correct) / seen)
+        history["lr"].append(optimizer.param_groups[0]["lr"])
+        if val_loader is not None:
+            history["val_acc"].append(
+                evaluate_fast(net, val_loader, tta_flip=tta_flip, device=device, amp=use_amp)
+            )
+        if verbose:
+            val = f"  val acc {history['val_acc'][-1]:.4f}" if history["val_acc"] else ""
+            print(
+                f"epoch {epoch + 1}/{epochs}  loss {history['train_loss'][-1]:.4f}  "
+                f"train acc {history['train_acc'][-1]:.4f}{val}  "
+                f"{history['epoch_time'][-1]:.2f} s"
+            )
+    history["total_time"] = float(sum(history["epoch_time"]))
+    return history
+
+
+@torch.no_grad()
+def evaluate_fast(
+    model: nn.Module,
+    loader: Any,
+    tta_flip: bool = False,
+    device: str | torch.device | None = None,
+    amp: bool | None = None,
+) -> float:
+    """Classification accuracy of ``model`` on ``loader``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        (N, C, H, W) -> logits (N, K); switched to eval mode and back.
+    loader : iterable of (x, y)
+        x of shape (N, C, H, W), y of shape (N,). A ``GpuLoader`` used here
+        should have ``augment=None`` and ``shuffle=False``.
+    tta_flip : bool
+        Test-time augmentation: add the logits of the left-right flipped image.
+    device : str or torch.device, optional
+        Default: ``loader.device`` if it has one, else the model's device.
+    amp : bool, optional
+        None = autocast where ``amp_dtype(device)`` says so.
+
+    Returns
+    -------
+    accuracy : float in [0, 1]
+    """
+    model = _check_model(model)
+    if not isinstance(tta_flip, bool):
+        raise TypeError(f"tta_flip must be a bool, got {tta_flip!r}")
+    amp = _check_flag(amp, "amp")
+    if device is None:
+        device = getattr(loader, "device", None)
+        if device is None:
+            p = next(model.parameters(), None)
+            device = p.device if p is not None else None
+    device = _resolve_device(device)
+    use_amp = amp_dtype(device) is not None if amp is None else amp
+    param_dtype = _model_dtype(model)
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
+    try:
+        for xb, yb in loader:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            if not use_amp and xb.dtype != param_dtype:
+                xb = xb.to(param_dtype)
+            with autocast(device, enabled=use_amp):
+                logits = model(xb).float()
+                if tta_flip:
+                    logits = logits + model(xb.flip(-1)).float()
+            correct += (logits.argmax(dim=1) == yb).sum()
+            seen += len(yb)
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("loader must yield at least one batch, got none")
+    return float(correct) / seen
+
+
+# --------------------------------------------------------------------------- #
+# throughput
+# --------------------------------------------------------------------------- #
+def _make_optimizer(model: nn.Module, optimizer: str) -> torch.optim.Optimizer:
+    if optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    return torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+
+def _num_outputs(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> int:
+    was_training = model.training
+    model.eval()  # BatchNorm: no running-statistics update from the probe
+    with torch.no_grad():
+        out = model(torch.zeros(1, *shape, device=device))
+    model.train(was_training)
+    if out.ndim != 2:
+        raise ValueError(f"model must return logits of shape (N, K), got shape {tuple(out.shape)}")
+    return out.shape[1]
+
+
+def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
+    if not isinstance(input_shape, (tuple, list)) or not input_shape:
+        raise TypeError(f"input_shape must be a tuple like (3, 32, 32), got {input_shape!r}")
+    return tuple(check_positive_int(s, "input_shape") for s in input_shape)
+
+
+def _timed_steps(
+    run_step: Callable[[int], None], steps: int, warmup: int, device: torch.device
+) -> float:
+    """Run ``warmup`` untimed steps, then time ``steps`` steps; returns seconds."""
+    for i in range(warmup):
+        run_step(i)
+    synchronize(device)  # warm-up work must be finished before the clock starts
+    t0 = time.perf_counter()
+    for i in range(steps):
+        run_step(warmup + i)
+    synchronize(device)  # ... and the timed work finished before it stops
+    return time.perf_counter() - t0
+
+
+def measure_throughput(
+    model: nn.Module,
+    input_shape: tuple[int, ...] = (3, 32, 32),
+    batch_size: int = 256,
+    steps: int = 20,
+    warmup: int = 5,
+    device: str | torch.device | None = None,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    compile: bool = False,
+    optimizer: str = "sgd",
+    augment: BatchAugment | Callable | None = None,
+) -> dict[str, Any]:
+    """Training throughput of ``model`` on synthetic data already on the device.
+
+    Each step is a full training step: (augment,) forward, cross-entropy,
+    backward, optimizer step. The device is synchronised before and after the
+    timed steps and the ``warmup`` steps (cuDNN autotuning, compilation,
+    allocator growth) are excluded. A deep copy of ``model`` is trained, so
+    the original is left untouched.
+
+    Parameters
+    ----------
+    model : nn.Module
+        (N, *input_shape) -> logits (N, K).
+    input_shape : tuple of int
+        Shape of one example, e.g. (3, 32, 32).
+    batch_size, steps : int
+    warmup : int
+        Untimed steps first (>= 0).
+    device : str or torch.device, optional
+    amp : bool, optional
+        None = autocast where ``amp_dtype(device)`` says so (CUDA).
+    channels_last : bool, optional
+        None = on CUDA only.
+    compile : bool
+        torch.compile the copy (falls back to eager with a note if it fails).
+    optimizer : {"sgd", "adamw"}
+    augment : BatchAugment or callable, optional
+        GPU-side augmentation applied to every batch (part of the timed step).
+
+    Returns
+    -------
+    result : dict
+        ``images_per_s``, ``step_ms``, ``device`` (name), ``dtype`` (compute
+        dtype), ``channels_last``, ``compiled``, ``batch_size``, ``steps``,
+        ``warmup``, ``optimizer``, ``loop`` ("resident").
+    """
+    model = _check_model(model)
+    shape = _check_input_shape(input_shape)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    steps = check_positive_int(steps, "steps")
+    warmup = check_nonneg_int(warmup, "warmup")
+    amp = _check_flag(amp, "amp")
+    channels_last = _check_flag(channels_last, "channels_last")
+    if not isinstance(compile, bool):
+        raise TypeError(f"compile must be a bool, got {compile!r}")
+    optimizer = check_in(optimizer, ("sgd", "adamw"), "optimizer")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be callable (e.g. BatchAugment) or None, got {augment!r}")
+    device = _resolve_device(device)
+    use_amp = amp_dtype(device) is not None if amp is None else amp
+    cl = use_channels_last(device) if channels_last is None else channels_last
+
+    net = prepare_model(copy.deepcopy(model), device, channels_last=cl)
+    net.train()
+    num_classes = _num_outputs(net, shape, device)
+    opt = _make_optimizer(net, optimizer)
+    scaler = make_grad_scaler(device, enabled=use_amp)
+
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    x = torch.randn(batch_size, *shape, generator=gen).to(device)
+    y = torch.randint(0, num_classes, (batch_size,), generator=gen).to(device)
+    if cl and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    aug_gen = _device_generator(device, 0)
+
+    compiled = False
+    fn: nn.Module = net
+    if compile:
+        try:
+            fn = torch.compile(net)
+            compiled = True
+        except Exception as exc:
+            print(f"note: torch.compile unavailable ({type(exc).__name__}); running eagerly")
+
+    def run_step(i: int) -> None:
+        nonlocal fn, compiled
+        xb = augment(x, aug_gen) if augment is not None else x
+        if cl and xb.ndim == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        opt.zero_grad(set_to_none=True)
+        try:
+            with autocast(device, enabled=use_amp):
+                loss = F.cross_entropy(fn(xb), y)
+            scaler.scale(loss).backward()
+        except Exception as exc:
+            if not (compiled and i == 0):
+                raise
+            print(f"note: torch.compile failed ({type(exc).__name__}); timing eager mode")
+            fn, compiled = net, False
+            opt.zero_grad(set_to_none=True)
+            with autocast(device, enabled=use_amp):
+                loss = F.cross_entropy(fn(xb), y)
+            scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    # With compile, the first (untimed) call is where compilation happens or fails.
+    seconds = _timed_steps(run_step, steps, max(warmup, 1) if compiled else warmup, device)
+    return {
+        "images_per_s": steps * batch_size / seconds,
+        "step_ms": 1000.0 * seconds / steps,
+        "device": _device_name(device),
+        "dtype": str(amp_dtype(device) if use_amp else torch.float32).replace("torch.", ""),
+        "channels_last": cl,
+        "compiled": compiled,
+        "batch_size": batch_size,
+        "steps": steps,
+        "warmup": warmup,
+        "optimizer": optimizer,
+        "loop": "resident",
+    }
+
+
+def plain_loop_throughput(
+    model: nn.Module,
+    input_shape: tuple[int, ...] = (3, 32, 32),
+    batch_size: int = 256,
+    steps: int = 20,
+    warmup: int = 5,
+    device: str | torch.device | None = None,
+    num_workers: int = 0,
+    optimizer: str = "sgd",
+) -> dict[str, Any]:
+    """Throughput of the loop a tutorial would write, for comparison.
+
+    float32, no channels_last, no compile; a ``DataLoader`` over CPU tensors
+    with shuffling, and a ``.to(device)`` copy of every batch. Same timing
+    rules as ``measure_throughput`` (synchronised, warm-up excluded), and a
+    deep copy of ``model`` is trained.
+
+    Parameters
+    ----------
+    model : nn.Module
+    input_shape : tuple of int
+    batch_size, steps : int
+    warmup : int
+    device : str or torch.device, optional
+    num_workers : int
+        DataLoader worker processes (0 = load in the main process).
+    optimizer : {"sgd", "adamw"}
+
+    Returns
+    -------
+    result : dict
+        Same keys as ``measure_throughput`` with ``loop`` = "plain".
+    """
+    model = _check_model(model)
+    shape = _check_input_shape(input_shape)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    steps = check_positive_int(steps, "steps")
+    warmup = check_nonneg_int(warmup, "warmup")
+    num_workers = check_nonneg_int(num_workers, "num_workers")
+    optimizer = check_in(optimizer, ("sgd", "adamw"), "optimizer")
+    device = _resolve_device(device)
+
+    net = copy.deepcopy(model).to(device)
+    net.train()
+    num_classes = _num_outputs(net, shape, device)
+    opt = _make_optimizer(net, optimizer)
+
+    gen = torch.Generator().manual_seed(0)
+    n = batch_size * (steps + warmup)
+    data = torch.utils.data.TensorDataset(
+        torch.randn(n, *shape, generator=gen), torch.randint(0, num_classes, (n,), generator=gen)
+    )
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=batch_size, shuffle=True, num_workers=num_workers, drop_last=True
+    )
+    batches = iter(loader)
+
+    def run_step(i: int) -> None:
+        xb, yb = next(batches)
+        xb, yb = xb.to(device), yb.to(device)
+        opt.zero_grad()
+        loss = F.cross_entropy(net(xb), yb)
+        loss.backward()
+        opt.step()
+
+    seconds = _timed_steps(run_step, steps, warmup, device)
+    return {
+        "images_per_s": steps * batch_size / seconds,
+        "step_ms": 1000.0 * seconds / steps,
+        "device": _device_name(device),
+        "dtype": "float32",
+        "channels_last": False,
+        "compiled": False,
+        "batch_size": batch_size,
+        "steps": steps,
+        "warmup": warmup,
+        "optimizer": optimizer,
+        "loop": "plain",
+    }
+
+
+# --------------------------------------------------------------------------- #
+# FLOP/s
+# --------------------------------------------------------------------------- #
+def achieved_tflops(
+    macs_per_image: float, images_per_s: float, training_factor: float = 3
+) -> float:
+    """Achieved TFLOP/s of training: 2 FLOPs per MAC, a step costs ~3 forward passes.
+
+    The backward pass computes two products per forward one (gradient with
+    respect to the input and to the weights), hence ``training_factor = 3``.
+
+    Parameters
+    ----------
+    macs_per_image : float
+        Multiply-accumulates of one forward pass for one image.
+    images_per_s : float
+        Measured training throughput.
+    training_factor : float
+        Cost of a training step in forward passes.
+
+    Returns
+    -------
+    tflops : float
+        ``2 * macs_per_image * training_factor * images_per_s / 1e12``.
+    """
+    macs = check_positive(macs_per_image, "macs_per_image")
+    ips = check_positive(images_per_s, "images_per_s", allow_zero=True)
+    factor = check_positive(training_factor, "training_factor")
+    return 2.0 * macs * factor * ips / 1e12
+
+
+# Dense (no 2:4 sparsity) bf16 tensor-core peak in TFLOP/s, float32 accumulation.
+# Sources: NVIDIA datasheets (H100/H200 "Tensor Core GPU" datasheets, A100
+# datasheet, L4 and L40S datasheets, Ada and Ampere GeForce architecture
+# whitepapers). Datasheets quote "with sparsity" figures: these are half of them.
+# Order matters: the first key contained in the device name wins.
+PEAK_TFLOPS: dict[str, float] = {
+    "GH200": 989.0,
+    "H200": 989.0,
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "H100": 989.0,  # SXM5 (e.g. "NVIDIA H100 80GB HBM3")
+    "H800": 989.0,
+    "B200": 2250.0,
+    "A100": 312.0,  # SXM and PCIe alike
+    "A800": 312.0,
+    "L40S": 362.0,
+    "L40": 181.0,
+    "L4": 121.0,
+    "A10G": 70.0,  # AWS variant of the A10, lower clocks
+    "A10": 125.0,
+    "RTX 6000 Ada": 364.0,
+    "RTX A6000": 155.0,
+    "RTX 4090": 165.0,  # fp32 accumulation (twice that with fp16 accumulation)
+    "RTX 4080": 97.0,
+    "RTX 3090": 71.0,
+    "RTX 3080": 59.5,
+}
+
+
+def peak_tflops(device: str | torch.device) -> float | None:
+    """Dense bf16 peak TFLOP/s of a known GPU, or None (CPU, MPS, unknown GPU).
+
+    Parameters
+    ----------
+    device : str or torch.device
+        A CUDA device (its name is looked up), ``"cpu"``, or a GPU name such
+        as ``"NVIDIA H100 PCIe"``.
+
+    Returns
+    -------
+    peak : float or None
+    """
+    if isinstance(device, torch.device):
+        dev: torch.device | None = device
+    elif isinstance(device, str):
+        try:
+            dev = torch.device(device)
+        except RuntimeError:  # not a device string: take it as a GPU name
+            dev = None
+    else:
+        raise TypeError(f"device must be a torch.device or str, got {type(device).__name__}")
+    if dev is not None:
+        if dev.type != "cuda" or not torch.cuda.is_available():
+            return None
+        name = torch.cuda.get_device_name(dev)
+    else:
+        name = device
+    for key, value in PEAK_TFLOPS.items():
+        if key.lower() in name.lower():
+            return value
+    return None
