@@ -1,0 +1,43 @@
+"""Course administration: student edition, student workspace and autograder.
+
+Command line: ``coursekit release``, ``coursekit workspace``, ``coursekit grade``
+(also ``python -m coursekit ...``). The submodules are imported on first use,
+so the autograder's worker (``python -m coursekit.grading.autograde``) starts
+without importing itself twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "MarkupError",
+    "Row",
+    "WorkspaceReport",
+    "compute_checksum",
+    "grade",
+    "rebuild_submission",
+    "release",
+    "release_notebook",
+    "update_workspace",
+]
+
+_WHERE = {
+    "MarkupError": "release",
+    "compute_checksum": "release",
+    "release": "release",
+    "release_notebook": "release",
+    "Row": "autograde",
+    "grade": "autograde",
+    "rebuild_submission": "autograde",
+    "WorkspaceReport": "workspace",
+    "update_workspace": "workspace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'coursekit.grading' has no attribute {name!r}")
+    module = importlib.import_module(f"coursekit.grading.{_WHERE[name]}")
+    return getattr(module, name)

@@ -1,0 +1,141 @@
+"""The student's workspace: installed, updated, and never overwritten once edited."""
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.modules.setdefault("rfc3987_syntax", None)  # see test_release.py
+
+import nbformat  # noqa: E402
+
+from coursekit.grading import cli  # noqa: E402
+from coursekit.grading.release import release  # noqa: E402
+from coursekit.grading.workspace import MANIFEST, update_workspace  # noqa: E402
+
+FIXTURE = Path(__file__).parent / "fixtures" / "grading" / "source"
+DAY = dt.date(2025, 3, 14)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def edit_source(path: Path, text: str) -> None:
+    """The instructor changes the first (markdown) cell of a source notebook."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source += "\n\n" + text
+    nbformat.write(nb, path)
+
+
+def edit_student(path: Path) -> None:
+    """The student writes an answer in the first solution cell."""
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    cell.source = cell.source.replace("raise NotImplementedError()", "return 0.0")
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def course(tmp_path):
+    src = tmp_path / "notebooks"
+    shutil.copytree(FIXTURE, src)
+    shutil.copy(src / "01_sample.ipynb", src / "02_other.ipynb")
+    return src, tmp_path / "workspace"
+
+
+def test_first_install_copies_the_student_edition(course, tmp_path, capsys):
+    src, ws = course
+    report = update_workspace(src, ws, today=DAY)
+    assert report.added == ["01_sample.ipynb", "02_other.ipynb"]
+    assert "workspace: 2 added, 0 updated, 0 kept with your edits, 0 unchanged" in (
+        capsys.readouterr().out
+    )
+    expected = release(src, tmp_path / "student", quiet=True)
+    assert {n: sha(ws / n) for n in expected} == expected
+    manifest = json.loads((ws / MANIFEST).read_text())
+    assert manifest == {"notebooks": expected}
+    assert "BEGIN SOLUTION" not in (ws / "01_sample.ipynb").read_text()
+
+
+def test_nothing_to_do_when_identical(course):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    snapshot = {p.name: sha(p) for p in ws.glob("*.ipynb")}
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.unchanged == ["01_sample.ipynb", "02_other.ipynb"]
+    assert not report.added and not report.updated and not report.kept
+    assert {p.name: sha(p) for p in ws.glob("*.ipynb")} == snapshot
+
+
+def test_untouched_notebook_is_replaced_by_the_new_release(course, capsys):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    edit_source(src / "01_sample.ipynb", "New paragraph.")
+    report = update_workspace(src, ws, today=DAY)
+    assert report.updated == ["01_sample.ipynb"] and report.unchanged == ["02_other.ipynb"]
+    assert "New paragraph." in (ws / "01_sample.ipynb").read_text()
+    assert "1 updated" in capsys.readouterr().out
+    assert not list(ws.glob("*.updated-*"))
+
+
+def test_edited_notebook_is_never_overwritten(course, capsys):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    edit_student(ws / "01_sample.ipynb")
+    mine = sha(ws / "01_sample.ipynb")
+
+    # Course unchanged: the student's edits are simply kept.
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.unchanged == ["01_sample.ipynb", "02_other.ipynb"]
+    assert sha(ws / "01_sample.ipynb") == mine
+
+    # Course changed: the new version goes beside it.
+    edit_source(src / "01_sample.ipynb", "Erratum fixed.")
+    report = update_workspace(src, ws, today=DAY)
+    out = capsys.readouterr().out
+    assert sha(ws / "01_sample.ipynb") == mine
+    assert report.kept == {"01_sample.ipynb": "01_sample.updated-20250314.ipynb"}
+    assert "Erratum fixed." in (ws / "01_sample.updated-20250314.ipynb").read_text()
+    assert "01_sample.ipynb: you have edited it" in out
+    assert "01_sample.updated-20250314.ipynb" in out
+
+    # Same release again: nothing new is written.
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.unchanged == ["01_sample.ipynb", "02_other.ipynb"]
+
+    # Another change on the same day never clobbers the earlier file.
+    edit_source(src / "01_sample.ipynb", "Second erratum.")
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.kept == {"01_sample.ipynb": "01_sample.updated-20250314-2.ipynb"}
+    assert "Second erratum." not in (ws / "01_sample.updated-20250314.ipynb").read_text()
+    assert "Second erratum." in (ws / "01_sample.updated-20250314-2.ipynb").read_text()
+    assert sha(ws / "01_sample.ipynb") == mine
+
+
+def test_deleted_or_new_notebooks_are_added(course):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    (ws / "02_other.ipynb").unlink()
+    shutil.copy(src / "01_sample.ipynb", src / "03_new.ipynb")
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.added == ["02_other.ipynb", "03_new.ipynb"]
+    assert report.unchanged == ["01_sample.ipynb"]
+
+
+def test_workspace_argument_errors_and_cli(course, tmp_path, capsys):
+    src, ws = course
+    with pytest.raises(FileNotFoundError, match=r"source must be a directory of notebooks, got"):
+        update_workspace(tmp_path / "missing", ws)
+    with pytest.raises(TypeError, match=r"today must be a datetime.date, got '2025-01-01'"):
+        update_workspace(src, ws, today="2025-01-01")
+    with pytest.raises(ValueError, match=r"dest must differ from source"):
+        update_workspace(src, src)
+    before = {p.name: sha(p) for p in src.glob("*.ipynb")}
+    assert cli.main(["workspace", "--source", str(src), "--dest", str(ws)]) == 0
+    assert "2 added" in capsys.readouterr().out
+    assert {p.name: sha(p) for p in src.glob("*.ipynb")} == before
