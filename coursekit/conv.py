@@ -1,0 +1,702 @@
+"""2-D convolution in NumPy: the loop definition, im2col, and fast layers.
+
+Convolution here is cross-correlation, exactly like ``torch.nn.functional.conv2d``:
+
+    out[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q]
+                              * xpad[n, c, i*sh + p*dh, j*sw + q*dw]
+
+Three implementations, from the readable to the fast:
+
+1. ``conv2d_naive`` / ``conv2d_naive_backward``: the formula above as loops.
+2. ``im2col`` / ``col2im``: every receptive field becomes one column, so the
+   convolution is a single matrix product with the reshaped weights.
+3. ``conv2d_forward`` / ``conv2d_backward``: im2col built as a strided *view*
+   (no Python loops over pixels) plus one batched matmul; the input gradient
+   is accumulated with one strided add per kernel offset (``kh * kw`` adds).
+
+Column layout of ``im2col``: ``cols`` has shape ``(N, C * kh * kw, H_out * W_out)``;
+row ``c * kh * kw + p * kw + q`` holds input channel ``c`` at kernel offset
+``(p, q)`` (the order of ``w.reshape(C_out, -1)``), and column ``i * W_out + j``
+is output pixel ``(i, j)``. So ``w.reshape(C_out, -1) @ cols`` is the output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from coursekit._validate import (
+    as_float_array,
+    check_int_pair,
+    check_ndim,
+    check_positive_int,
+    check_shape,
+)
+from coursekit.layers import Layer
+
+__all__ = [
+    "conv2d_naive",
+    "conv2d_naive_backward",
+    "im2col",
+    "col2im",
+    "conv2d_forward",
+    "conv2d_backward",
+    "conv_transpose2d_forward",
+    "conv_transpose2d_backward",
+    "Conv2d",
+    "ConvTranspose2d",
+]
+
+Pair = tuple[int, int]
+
+
+# ----------------------------------------------------------------------------
+# shared helpers (also used by coursekit.pooling)
+# ----------------------------------------------------------------------------
+
+
+def _hyper(stride: Any, padding: Any, dilation: Any) -> tuple[Pair, Pair, Pair]:
+    """Validate and normalise stride/padding/dilation to pairs of ints."""
+    return (
+        check_int_pair(stride, "stride", minimum=1),
+        check_int_pair(padding, "padding", minimum=0),
+        check_int_pair(dilation, "dilation", minimum=1),
+    )
+
+
+def _output_hw(
+    hw: Pair, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, what: str = "kernel"
+) -> Pair:
+    """Output height and width of a sliding window; raise if the window does not fit."""
+    out = []
+    for n, k, s, p, d in zip(hw, kernel, stride, padding, dilation, strict=True):
+        span = d * (k - 1) + 1  # the extent of a dilated kernel
+        if span > n + 2 * p:
+            raise ValueError(
+                f"{what} of size {kernel[0]}x{kernel[1]} (dilation {dilation[0]}x{dilation[1]}, "
+                f"effective size {dilation[0] * (kernel[0] - 1) + 1}x"
+                f"{dilation[1] * (kernel[1] - 1) + 1}) is larger than the padded input "
+                f"{hw[0] + 2 * padding[0]}x{hw[1] + 2 * padding[1]} "
+                f"(input {hw[0]}x{hw[1]}, padding {padding[0]}x{padding[1]})"
+            )
+        out.append((n + 2 * p - span) // s + 1)
+    return out[0], out[1]
+
+
+def _pad(x: np.ndarray, padding: Pair, value: float = 0.0) -> np.ndarray:
+    """Pad the last two axes of ``x`` (N, C, H, W) by ``padding`` on both sides."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    n, c, h, w = x.shape
+    xp = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    xp[:, :, ph : ph + h, pw : pw + w] = x
+    return xp
+
+
+def _windows(
+    xp: np.ndarray, kernel: Pair, out_hw: Pair, stride: Pair, dilation: Pair
+) -> np.ndarray:
+    """Read-only strided view of all receptive fields, shape (N, C, kh, kw, H_out, W_out).
+
+    No data is copied: element ``[n, c, p, q, i, j]`` is
+    ``xp[n, c, i*sh + p*dh, j*sw + q*dw]``.
+    """
+    # byte strides of the padded input: moving one row down is `row` bytes, etc.
+    sn, sc, row, col = xp.strides
+    shape = (xp.shape[0], xp.shape[1], kernel[0], kernel[1], out_hw[0], out_hw[1])
+    strides = (sn, sc, row * dilation[0], col * dilation[1], row * stride[0], col * stride[1])
+    return as_strided(xp, shape=shape, strides=strides, writeable=False)
+
+
+def _scatter_windows(dwin: np.ndarray, padded_hw: Pair, stride: Pair, dilation: Pair) -> np.ndarray:
+    """Adjoint of ``_windows``: sum window values back onto the padded input.
+
+    dwin : ndarray of shape (N, C, kh, kw, H_out, W_out)
+    Returns ndarray of shape (N, C, H_pad, W_pad). Overlapping windows add up;
+    we loop over the ``kh * kw`` kernel offsets, each a strided slice add, which
+    is much faster than ``np.add.at``.
+    """
+    n, c, kh, kw, ho, wo = dwin.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    dxp = np.zeros((n, c, padded_hw[0], padded_hw[1]), dtype=dwin.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            # the input pixels that kernel offset (p, q) touched, one per output pixel
+            rows = slice(p * dh, p * dh + sh * (ho - 1) + 1, sh)
+            cols = slice(q * dw, q * dw + sw * (wo - 1) + 1, sw)
+            dxp[:, :, rows, cols] += dwin[:, :, p, q]
+    return dxp
+
+
+def _crop(xp: np.ndarray, padding: Pair, hw: Pair) -> np.ndarray:
+    ph, pw = padding
+    return xp[:, :, ph : ph + hw[0], pw : pw + hw[1]]
+
+
+def _check_conv_args(
+    x: Any, w: Any, b: Any, in_axis: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Convert and check x (N, C, H, W), w (4-D) and b; ``in_axis`` is w's input-channel axis."""
+    x = as_float_array(x, "x")
+    w = as_float_array(w, "w")
+    check_ndim(x, 4, "x", "(N, C, H, W)")
+    layout = "(C_out, C_in, kh, kw)" if in_axis == 1 else "(C_in, C_out, kh, kw)"
+    check_ndim(w, 4, "w", layout)
+    if x.shape[1] != w.shape[in_axis]:
+        raise ValueError(
+            f"x has {x.shape[1]} channels but w expects {w.shape[in_axis]} input channels "
+            f"(w must have layout {layout}, got shape {w.shape})"
+        )
+    if b is not None:
+        b = as_float_array(b, "b")
+        check_shape(b, (w.shape[1 - in_axis],), "b")
+    return x, w, b
+
+
+def _result_dtype(*arrays: np.ndarray | None) -> np.dtype:
+    # float32 in -> float32 out; float64 wins when mixed, like NumPy itself.
+    return np.result_type(*[a for a in arrays if a is not None])
+
+
+# ----------------------------------------------------------------------------
+# 1. the definition, with loops
+# ----------------------------------------------------------------------------
+
+
+def conv2d_naive(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int | Pair = 1,
+    padding: int | Pair = 0,
+    dilation: int | Pair = 1,
+) -> np.ndarray:
+    """Convolution (cross-correlation) as four explicit loops: slow but readable.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C_in, H, W)
+    w : ndarray of shape (C_out, C_in, kh, kw)
+    b : ndarray of shape (C_out,) or None
+    stride, padding, dilation : int or (int, int)
+
+    Returns
+    -------
+    out : ndarray of shape (N, C_out, H_out, W_out)
+        ``H_out = floor((H + 2 p - d (kh - 1) - 1) / s) + 1``, same for W.
+    """
+    x, w, b = _check_conv_args(x, w, b)
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    n_batch, _, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    ho, wo = _output_hw((h, wd), (kh, kw), stride, padding, dilation)
+    (sh, sw), (dh, dw) = stride, dilation
+    xp = _pad(x, padding)
+    out = np.zeros((n_batch, c_out, ho, wo), dtype=_result_dtype(x, w, b))
+    for n in range(n_batch):
+        for f in range(c_out):
+            for i in range(ho):
+                for j in range(wo):
+                    # the receptive field of output pixel (i, j): every dh-th row from i*sh
+                    rows = slice(i * sh, i * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(j * sw, j * sw + dw * (kw - 1) + 1, dw)
+                    field = xp[n, :, rows, cols]
+                    out[n, f, i, j] = np.sum(field * w[f]) + (b[f] if b is not None else 0.0)
+    return out
+
+
+def conv2d_naive_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int | Pair = 1,
+    padding: int | Pair = 0,
+    dilation: int | Pair = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of ``conv2d_naive`` with the same four loops.
+
+    Each output pixel received ``sum(field * w[f])``, so it sends
+    ``dout * w[f]`` back to its field and ``dout * field`` to ``w[f]``.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C_out, H_out, W_out)
+    x : ndarray of shape (N, C_in, H, W)
+    w : ndarray of shape (C_out, C_in, kh, kw)
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C_in, H, W)
+    dw : ndarray of shape (C_out, C_in, kh, kw)
+    db : ndarray of shape (C_out,)
+    """
+    x, w, _ = _check_conv_args(x, w, None)
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    n_batch, _, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    ho, wo = _output_hw((h, wd), (kh, kw), stride, padding, dilation)
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, (n_batch, c_out, ho, wo), "dout")
+    (sh, sw), (dh, dw) = stride, dilation
+    xp = _pad(x, padding)
+    dxp = np.zeros_like(xp)
+    dw_ = np.zeros_like(w)
+    for n in range(n_batch):
+        for f in range(c_out):
+            for i in range(ho):
+                for j in range(wo):
+                    rows = slice(i * sh, i * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(j * sw, j * sw + dw * (kw - 1) + 1, dw)
+                    dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]
+                    dw_[f] += dout[n, f, i, j] * xp[n, :, rows, cols]
+    db = dout.sum(axis=(0, 2, 3))
+    return _crop(dxp, padding, (h, wd)).copy(), dw_, db
+
+
+# ----------------------------------------------------------------------------
+# 2. im2col / col2im
+# ----------------------------------------------------------------------------
+
+
+def im2col(
+    x: np.ndarray,
+    kernel_size: int | Pair,
+    stride: int | Pair = 1,
+    padding: int | Pair = 0,
+    dilation: int | Pair = 1,
+) -> np.ndarray:
+    """Unfold every receptive field of ``x`` into a column (like ``torch.nn.functional.unfold``).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    kernel_size, stride, padding, dilation : int or (int, int)
+
+    Returns
+    -------
+    cols : ndarray of shape (N, C * kh * kw, H_out * W_out)
+        Row ``c * kh * kw + p * kw + q`` is channel ``c`` at kernel offset ``(p, q)``;
+        column ``i * W_out + j`` is output pixel ``(i, j)``.
+    """
+    x = as_float_array(x, "x")
+    check_ndim(x, 4, "x", "(N, C, H, W)")
+    kernel = check_int_pair(kernel_size, "kernel_size", minimum=1)
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    n, c, h, wd = x.shape
+    ho, wo = _output_hw((h, wd), kernel, stride, padding, dilation)
+    win = _windows(_pad(x, padding), kernel, (ho, wo), stride, dilation)
+    # reshape of a strided view copies: this is where the memory is spent
+    return win.reshape(n, c * kernel[0] * kernel[1], ho * wo)
+
+
+def col2im(
+    cols: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    kernel_size: int | Pair,
+    stride: int | Pair = 1,
+    padding: int | Pair = 0,
+    dilation: int | Pair = 1,
+) -> np.ndarray:
+    """Fold columns back into an image, summing where receptive fields overlap.
+
+    The adjoint of ``im2col`` (like ``torch.nn.functional.fold``); not its inverse.
+
+    Parameters
+    ----------
+    cols : ndarray of shape (N, C * kh * kw, H_out * W_out)
+    x_shape : (N, C, H, W), the shape of the image ``im2col`` was applied to
+
+    Returns
+    -------
+    x : ndarray of shape (N, C, H, W)
+    """
+    cols = as_float_array(cols, "cols")
+    check_ndim(cols, 3, "cols", "(N, C * kh * kw, H_out * W_out)")
+    if len(x_shape) != 4:
+        raise ValueError(f"x_shape must be (N, C, H, W), got {x_shape!r}")
+    n, c, h, wd = (check_positive_int(v, "x_shape entries") for v in x_shape)
+    kernel = check_int_pair(kernel_size, "kernel_size", minimum=1)
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    ho, wo = _output_hw((h, wd), kernel, stride, padding, dilation)
+    check_shape(cols, (n, c * kernel[0] * kernel[1], ho * wo), "cols")
+    dwin = cols.reshape(n, c, kernel[0], kernel[1], ho, wo)
+    padded = (h + 2 * padding[0], wd + 2 * padding[1])
+    return _crop(_scatter_windows(dwin, padded, stride, dilation), padding, (h, wd)).copy()
+
+
+# ----------------------------------------------------------------------------
+# 3. fast convolution: strided view + one batched matmul
+# ----------------------------------------------------------------------------
+
+
+def conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int | Pair = 1,
+    padding: int | Pair = 0,
+    dilation: int | Pair = 1,
+) -> tuple[np.ndarray, tuple]:
+    """Vectorised convolution, matching ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C_in, H, W)
+    w : ndarray of shape (C_out, C_in, kh, kw)
+    b : ndarray of shape (C_out,) or None
+    stride, padding, dilation : int or (int, int)
+
+    Returns
+    -------
+    out : ndarray of shape (N, C_out, H_out, W_out)
+    cache : tuple for ``conv2d_backward``
+    """
+    x, w, b = _check_conv_args(x, w, b)
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    n, c_in, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    ho, wo = _output_hw((h, wd), (kh, kw), stride, padding, dilation)
+    dtype = _result_dtype(x, w, b)
+    x = x.astype(dtype, copy=False)
+    w = w.astype(dtype, copy=False)
+    cols = _windows(_pad(x, padding), (kh, kw), (ho, wo), stride, dilation).reshape(
+        n, c_in * kh * kw, ho * wo
+    )
+    # (C_out, K) @ (N, K, L) -> (N, C_out, L): one BLAS call per image, already NCHW
+    out = w.reshape(c_out, -1) @ cols
+    if b is not None:
+        out += b.astype(dtype, copy=False)[:, None]
+    cache = (x.shape, w, b is not None, cols, stride, padding, dilation)
+    return out.reshape(n, c_out, ho, wo), cache
+
+
+def conv2d_backward(
+    dout: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients of ``conv2d_forward``.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C_out, H_out, W_out)
+    cache : from ``conv2d_forward``
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C_in, H, W)
+    dw : ndarray of shape (C_out, C_in, kh, kw)
+    db : ndarray of shape (C_out,), or None when the forward pass had no bias
+    """
+    x_shape, w, has_bias, cols, stride, padding, dilation = cache
+    n, c_in, h, wd = x_shape
+    c_out, _, kh, kw = w.shape
+    ho, wo = _output_hw((h, wd), (kh, kw), stride, padding, dilation)
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, (n, c_out, ho, wo), "dout")
+    d = dout.astype(w.dtype, copy=False).reshape(n, c_out, ho * wo)
+    db = d.sum(axis=(0, 2)) if has_bias else None
+    # dW = sum over images of dout_n @ cols_n^T
+    dw = (d @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    dcols = (w.reshape(c_out, -1).T @ d).reshape(n, c_in, kh, kw, ho, wo)
+    padded = (h + 2 * padding[0], wd + 2 * padding[1])
+    dxp = _scatter_windows(dcols, padded, stride, dilation)
+    dx = dxp if padding == (0, 0) else np.ascontiguousarray(_crop(dxp, padding, (h, wd)))
+    return dx, dw, db
+
+
+# ----------------------------------------------------------------------------
+# transposed convolution: the backward pass of a convolution, run forwards
+# ----------------------------------------------------------------------------
+
+
+def _transpose_hyper(
+    stride: Any, padding: Any, output_padding: Any, dilation: Any
+) -> tuple[Pair, Pair, Pair, Pair]:
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    op = check_int_pair(output_padding, "output_padding", minimum=0)
+    for o, s, d in zip(op, stride, dilation, strict=True):
+        if o >= s and o >= d:
+            raise ValueError(
+                f"output_padding must be smaller than either stride or dilation, got "
+                f"output_padding={op}, stride={stride}, dilation={dilation}"
+            )
+    return stride, padding, op, dilation
+
+
+def _transpose_out_hw(
+    hw: Pair, kernel: Pair, stride: Pair, padding: Pair, op: Pair, dilation: Pair
+) -> Pair:
+    out = tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + o + 1
+        for n, k, s, p, o, d in zip(hw, kernel, stride, padding, op, dilation, strict=True)
+    )
+    if min(out) < 1:
+        raise ValueError(
+            f"padding {padding} is too large for a transposed convolution of a "
+            f"{hw[0]}x{hw[1]} input with kernel {kernel[0]}x{kernel[1]} and stride {stride}: "
+            f"the output would be {out[0]}x{out[1]}"
+        )
+    return out  # type: ignore[return-value]
+
+
+def conv_transpose2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int | Pair = 1,
+    padding: int | Pair = 0,
+    output_padding: int | Pair = 0,
+    dilation: int | Pair = 1,
+) -> tuple[np.ndarray, tuple]:
+    """Transposed convolution, matching ``torch.nn.functional.conv_transpose2d``.
+
+    Every input pixel stamps a copy of the kernel, scaled by its value, onto the
+    output at ``stride`` spacing; overlaps add. This is exactly the input
+    gradient of a convolution with the same ``w``, so it reuses the same pieces.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C_in, H, W)
+    w : ndarray of shape (C_in, C_out, kh, kw)  (torch layout for transposed conv)
+    b : ndarray of shape (C_out,) or None
+    stride, padding, output_padding, dilation : int or (int, int)
+
+    Returns
+    -------
+    out : ndarray of shape (N, C_out, H_out, W_out) with
+        ``H_out = (H - 1) s - 2 p + d (kh - 1) + output_padding + 1``
+    cache : tuple for ``conv_transpose2d_backward``
+    """
+    x, w, b = _check_conv_args(x, w, b, in_axis=0)
+    stride, padding, op, dilation = _transpose_hyper(stride, padding, output_padding, dilation)
+    n, c_in, h, wd = x.shape
+    _, c_out, kh, kw = w.shape
+    ho, wo = _transpose_out_hw((h, wd), (kh, kw), stride, padding, op, dilation)
+    dtype = _result_dtype(x, w, b)
+    x = x.astype(dtype, copy=False)
+    w = w.astype(dtype, copy=False)
+    # (C_out*kh*kw, C_in) @ (N, C_in, H*W): each input pixel's stamp, then scatter-add
+    stamps = (w.reshape(c_in, -1).T @ x.reshape(n, c_in, h * wd)).reshape(n, c_out, kh, kw, h, wd)
+    # the un-cropped canvas; output_padding adds rows/columns at the bottom/right
+    full = (ho + 2 * padding[0], wo + 2 * padding[1])
+    out = np.ascontiguousarray(
+        _crop(_scatter_windows(stamps, full, stride, dilation), padding, (ho, wo))
+    )
+    if b is not None:
+        out += b.astype(dtype, copy=False)[:, None, None]
+    cache = (x, w, b is not None, stride, padding, op, dilation)
+    return out, cache
+
+
+def conv_transpose2d_backward(
+    dout: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients of ``conv_transpose2d_forward``.
+
+    The input gradient of a transposed convolution is an ordinary convolution
+    of ``dout`` with the same ``w``.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C_out, H_out, W_out)
+    cache : from ``conv_transpose2d_forward``
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C_in, H, W)
+    dw : ndarray of shape (C_in, C_out, kh, kw)
+    db : ndarray of shape (C_out,), or None when the forward pass had no bias
+    """
+    x, w, has_bias, stride, padding, op, dilation = cache
+    n, c_in, h, wd = x.shape
+    _, c_out, kh, kw = w.shape
+    ho, wo = _transpose_out_hw((h, wd), (kh, kw), stride, padding, op, dilation)
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, (n, c_out, ho, wo), "dout")
+    dout = dout.astype(w.dtype, copy=False)
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    # put dout back on the un-cropped canvas and read every stamp's footprint
+    dfull = _pad(dout, padding)
+    cols = _windows(dfull, (kh, kw), (h, wd), stride, dilation).reshape(n, c_out * kh * kw, h * wd)
+    dx = (w.reshape(c_in, -1) @ cols).reshape(n, c_in, h, wd)
+    dw = (x.reshape(n, c_in, h * wd) @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    return dx, dw, db
+
+
+# ----------------------------------------------------------------------------
+# layer classes
+# ----------------------------------------------------------------------------
+
+
+def _same_padding(kernel: Pair, dilation: Pair, stride: Pair) -> Pair:
+    if stride != (1, 1):
+        raise ValueError(f"padding='same' needs stride 1, got stride={stride}")
+    pad = []
+    for k, d in zip(kernel, dilation, strict=True):
+        span = d * (k - 1)
+        if span % 2:
+            raise ValueError(
+                f"padding='same' needs an odd effective kernel size, got kernel_size={kernel} "
+                f"with dilation={dilation} (effective size {span + 1})"
+            )
+        pad.append(span // 2)
+    return pad[0], pad[1]
+
+
+class Conv2d(Layer):
+    """2-D convolution layer, like ``torch.nn.Conv2d`` (groups=1).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int)
+    stride, dilation : int or (int, int)
+    padding : int, (int, int) or "same" (stride 1, odd effective kernel)
+    bias : bool
+    rng : seed or numpy Generator for the initial weights
+
+    ``params["w"]`` has shape (out_channels, in_channels, kh, kw) and ``params["b"]``
+    shape (out_channels,); both start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like torch
+    (kaiming-uniform with a = sqrt(5)), fan_in = in_channels * kh * kw.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Pair,
+        stride: int | Pair = 1,
+        padding: int | Pair | str = 0,
+        dilation: int | Pair = 1,
+        bias: bool = True,
+        rng: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.kernel_size = check_int_pair(kernel_size, "kernel_size", minimum=1)
+        self.stride = check_int_pair(stride, "stride", minimum=1)
+        self.dilation = check_int_pair(dilation, "dilation", minimum=1)
+        if isinstance(padding, str):
+            if padding != "same":
+                raise ValueError(
+                    f"padding must be an int, a pair of ints or 'same', got {padding!r}"
+                )
+            self.padding = _same_padding(self.kernel_size, self.dilation, self.stride)
+        else:
+            self.padding = check_int_pair(padding, "padding", minimum=0)
+        self._padding_arg = padding
+        gen = np.random.default_rng(rng)
+        bound = 1.0 / np.sqrt(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
+        self.params["w"] = gen.uniform(
+            -bound, bound, (self.out_channels, self.in_channels, *self.kernel_size)
+        )
+        if bias:
+            self.params["b"] = gen.uniform(-bound, bound, self.out_channels)
+        self._init_grads()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x : (N, C_in, H, W) -> out : (N, C_out, H_out, W_out)."""
+        out, self._cache = conv2d_forward(
+            x, self.params["w"], self.params.get("b"), self.stride, self.padding, self.dilation
+        )
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout : (N, C_out, H_out, W_out) -> dx : (N, C_in, H, W); fills ``grads``."""
+        dx, dw, db = conv2d_backward(dout, self._require_cache())
+        self.grads["w"] = dw
+        if db is not None:
+            self.grads["b"] = db
+        return dx
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self._padding_arg == "same":
+            s += ", padding=same"
+        elif self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if "b" not in self.params:
+            s += ", bias=False"
+        return s
+
+
+class ConvTranspose2d(Layer):
+    """2-D transposed convolution layer, like ``torch.nn.ConvTranspose2d`` (groups=1).
+
+    ``params["w"]`` has shape (in_channels, out_channels, kh, kw) (torch's layout)
+    and ``params["b"]`` shape (out_channels,); torch's default initialisation
+    (bound 1/sqrt(out_channels * kh * kw)).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Pair,
+        stride: int | Pair = 1,
+        padding: int | Pair = 0,
+        output_padding: int | Pair = 0,
+        dilation: int | Pair = 1,
+        bias: bool = True,
+        rng: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.kernel_size = check_int_pair(kernel_size, "kernel_size", minimum=1)
+        self.stride, self.padding, self.output_padding, self.dilation = _transpose_hyper(
+            stride, padding, output_padding, dilation
+        )
+        gen = np.random.default_rng(rng)
+        # torch computes fan_in from w.shape[1] * kh * kw for transposed convs
+        bound = 1.0 / np.sqrt(self.out_channels * self.kernel_size[0] * self.kernel_size[1])
+        self.params["w"] = gen.uniform(
+            -bound, bound, (self.in_channels, self.out_channels, *self.kernel_size)
+        )
+        if bias:
+            self.params["b"] = gen.uniform(-bound, bound, self.out_channels)
+        self._init_grads()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x : (N, C_in, H, W) -> out : (N, C_out, H_out, W_out)."""
+        out, self._cache = conv_transpose2d_forward(
+            x,
+            self.params["w"],
+            self.params.get("b"),
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.dilation,
+        )
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout : (N, C_out, H_out, W_out) -> dx : (N, C_in, H, W); fills ``grads``."""
+        dx, dw, db = conv_transpose2d_backward(dout, self._require_cache())
+        self.grads["w"] = dw
+        if db is not None:
+            self.grads["b"] = db
+        return dx
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.output_padding != (0, 0):
+            s += f", output_padding={self.output_padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if "b" not in self.params:
+            s += ", bias=False"
+        return s

@@ -1,0 +1,211 @@
+"""Max and average pooling in NumPy, vectorised (notebooks 06 and 07).
+
+Pooling slides a ``kh x kw`` window over each channel separately and keeps the
+maximum (or the mean) of each window. It has no parameters. Both reuse the
+strided window view of ``coursekit.conv``: no Python loop over pixels, only
+over the ``kh * kw`` kernel offsets in the backward pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from coursekit._validate import as_float_array, check_int_pair, check_ndim, check_shape
+from coursekit.conv import _output_hw, _pad, _scatter_windows, _windows
+from coursekit.layers import Layer
+
+__all__ = [
+    "maxpool2d_forward",
+    "maxpool2d_backward",
+    "avgpool2d_forward",
+    "avgpool2d_backward",
+    "MaxPool2d",
+    "AvgPool2d",
+    "GlobalAvgPool2d",
+]
+
+Pair = tuple[int, int]
+
+
+def _pool_args(
+    x: Any, kernel_size: Any, stride: Any, padding: Any
+) -> tuple[np.ndarray, Pair, Pair, Pair, Pair]:
+    x = as_float_array(x, "x")
+    check_ndim(x, 4, "x", "(N, C, H, W)")
+    kernel = check_int_pair(kernel_size, "kernel_size", minimum=1)
+    stride = kernel if stride is None else check_int_pair(stride, "stride", minimum=1)
+    padding = check_int_pair(padding, "padding", minimum=0)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        # torch's rule: a window must never lie entirely in the padding
+        raise ValueError(
+            f"padding must be at most half the kernel size, got padding={padding} "
+            f"for kernel_size={kernel}"
+        )
+    out_hw = _output_hw(x.shape[2:], kernel, stride, padding, (1, 1), what="pooling window")
+    return x, kernel, stride, padding, out_hw
+
+
+def maxpool2d_forward(
+    x: np.ndarray,
+    kernel_size: int | Pair,
+    stride: int | Pair | None = None,
+    padding: int | Pair = 0,
+) -> tuple[np.ndarray, tuple]:
+    """Max pooling, like ``torch.nn.functional.max_pool2d``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    kernel_size : int or (int, int)
+    stride : int, (int, int) or None (= kernel_size)
+    padding : int or (int, int), at most half the kernel; pads with -inf
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, H_out, W_out), H_out = floor((H + 2p - k) / s) + 1
+    cache : tuple for ``maxpool2d_backward``
+    """
+    x, kernel, stride, padding, (ho, wo) = _pool_args(x, kernel_size, stride, padding)
+    n, c = x.shape[:2]
+    xp = _pad(x, padding, value=-np.inf)
+    win = _windows(xp, kernel, (ho, wo), stride, (1, 1))
+    cols = win.reshape(n, c, kernel[0] * kernel[1], ho, wo)
+    # argmax returns the first maximum in row-major window order, like torch
+    idx = cols.argmax(axis=2)[:, :, None]
+    out = np.take_along_axis(cols, idx, axis=2)[:, :, 0]
+    return out, (idx, x.shape, kernel, stride, padding)
+
+
+def maxpool2d_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Gradient of max pooling: each window sends its dout to its (first) maximum only.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C, H_out, W_out)
+    cache : from ``maxpool2d_forward``
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    """
+    idx, x_shape, kernel, stride, padding = cache
+    n, c, h, w = x_shape
+    ho, wo = idx.shape[3:]
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, (n, c, ho, wo), "dout")
+    dcols = np.zeros((n, c, kernel[0] * kernel[1], ho, wo), dtype=dout.dtype)
+    np.put_along_axis(dcols, idx, dout[:, :, None], axis=2)
+    dwin = dcols.reshape(n, c, kernel[0], kernel[1], ho, wo)
+    dxp = _scatter_windows(dwin, (h + 2 * padding[0], w + 2 * padding[1]), stride, (1, 1))
+    return np.ascontiguousarray(dxp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w])
+
+
+def avgpool2d_forward(
+    x: np.ndarray,
+    kernel_size: int | Pair,
+    stride: int | Pair | None = None,
+    padding: int | Pair = 0,
+) -> tuple[np.ndarray, tuple]:
+    """Average pooling, like ``torch.nn.functional.avg_pool2d`` (count_include_pad=True).
+
+    Padded zeros count in the mean: every window divides by ``kh * kw``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    kernel_size : int or (int, int)
+    stride : int, (int, int) or None (= kernel_size)
+    padding : int or (int, int), at most half the kernel; pads with 0
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, H_out, W_out)
+    cache : tuple for ``avgpool2d_backward``
+    """
+    x, kernel, stride, padding, (ho, wo) = _pool_args(x, kernel_size, stride, padding)
+    win = _windows(_pad(x, padding), kernel, (ho, wo), stride, (1, 1))
+    out = win.sum(axis=(2, 3)) / x.dtype.type(kernel[0] * kernel[1])
+    return out, (x.shape, kernel, stride, padding)
+
+
+def avgpool2d_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Gradient of average pooling: each window spreads dout / (kh kw) evenly.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C, H_out, W_out)
+    cache : from ``avgpool2d_forward``
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    """
+    (n, c, h, w), kernel, stride, padding = cache
+    ho, wo = _output_hw((h, w), kernel, stride, padding, (1, 1))
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, (n, c, ho, wo), "dout")
+    share = dout / dout.dtype.type(kernel[0] * kernel[1])
+    dwin = np.broadcast_to(share[:, :, None, None], (n, c, kernel[0], kernel[1], ho, wo))
+    dxp = _scatter_windows(dwin, (h + 2 * padding[0], w + 2 * padding[1]), stride, (1, 1))
+    return np.ascontiguousarray(dxp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w])
+
+
+class _Pool2d(Layer):
+    def __init__(
+        self, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0
+    ):
+        super().__init__()
+        self.kernel_size = check_int_pair(kernel_size, "kernel_size", minimum=1)
+        self.stride = (
+            self.kernel_size if stride is None else check_int_pair(stride, "stride", minimum=1)
+        )
+        self.padding = check_int_pair(padding, "padding", minimum=0)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling layer: (N, C, H, W) -> (N, C, H_out, W_out); no parameters."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out, self._cache = maxpool2d_forward(x, self.kernel_size, self.stride, self.padding)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return maxpool2d_backward(dout, self._require_cache())
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling layer (count_include_pad=True): (N, C, H, W) -> (N, C, H_out, W_out)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out, self._cache = avgpool2d_forward(x, self.kernel_size, self.stride, self.padding)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return avgpool2d_backward(dout, self._require_cache())
+
+
+class GlobalAvgPool2d(Layer):
+    """Mean over each whole feature map: (N, C, H, W) -> (N, C).
+
+    The ResNet head: it replaces Flatten, so a Linear layer can follow directly
+    (torch: ``AdaptiveAvgPool2d(1)`` followed by ``Flatten()``).
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, "x")
+        check_ndim(x, 4, "x", "(N, C, H, W)")
+        self._cache = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout : (N, C) -> dx : (N, C, H, W), each pixel gets dout / (H W)."""
+        n, c, h, w = self._require_cache()
+        dout = as_float_array(dout, "dout")
+        check_shape(dout, (n, c), "dout")
+        share = dout / dout.dtype.type(h * w)
+        return np.broadcast_to(share[:, :, None, None], (n, c, h, w)).copy()

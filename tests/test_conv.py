@@ -1,0 +1,301 @@
+"""coursekit.conv against torch.nn.functional.conv2d / conv_transpose2d + autograd (float64)."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coursekit.conv import (
+    Conv2d,
+    ConvTranspose2d,
+    col2im,
+    conv2d_backward,
+    conv2d_forward,
+    conv2d_naive,
+    conv2d_naive_backward,
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+    im2col,
+)
+from coursekit.gradcheck import check_layer
+
+TOL = dict(rtol=1e-10, atol=1e-12)
+
+# (N, C_in, H, W, C_out, kernel, stride, padding, dilation, bias)
+CONV_CASES = [
+    (2, 3, 7, 7, 4, 3, 1, 0, 1, True),
+    (2, 3, 7, 7, 4, 3, 2, 1, 1, True),
+    (1, 2, 9, 8, 3, (3, 2), (2, 1), (1, 2), (2, 1), True),
+    (3, 1, 5, 6, 2, 1, 1, 0, 1, False),
+    (2, 4, 6, 5, 3, (2, 3), 3, (0, 1), 1, True),
+    (1, 3, 11, 10, 2, 5, (1, 2), 2, 2, False),
+    (2, 2, 4, 4, 5, 4, 1, 0, 1, True),  # kernel = input: a 1x1 output
+    (1, 2, 3, 3, 2, 3, 1, 2, 2, True),  # dilated kernel only fits because of the padding
+]
+
+
+def _torch_conv(x, w, b, stride, padding, dilation, dout):
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    bt = None if b is None else torch.tensor(b, requires_grad=True)
+    out = F.conv2d(xt, wt, bt, stride=stride, padding=padding, dilation=dilation)
+    if dout is None:
+        return out.detach().numpy()
+    out.backward(torch.tensor(dout))
+    return (
+        out.detach().numpy(),
+        xt.grad.numpy(),
+        wt.grad.numpy(),
+        None if bt is None else bt.grad.numpy(),
+    )
+
+
+def _case_arrays(case, seed=0):
+    n, c, h, w, f, k, s, p, d, bias = case
+    rng = np.random.default_rng(seed)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x = rng.standard_normal((n, c, h, w))
+    wt = rng.standard_normal((f, c, kh, kw))
+    b = rng.standard_normal(f) if bias else None
+    return x, wt, b, s, p, d
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_forward_backward_match_torch(case):
+    x, w, b, s, p, d = _case_arrays(case)
+    out, cache = conv2d_forward(x, w, b, stride=s, padding=p, dilation=d)
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    t_out, t_dx, t_dw, t_db = _torch_conv(x, w, b, s, p, d, dout)
+    np.testing.assert_allclose(out, t_out, **TOL)
+    dx, dw, db = conv2d_backward(dout, cache)
+    np.testing.assert_allclose(dx, t_dx, **TOL)
+    np.testing.assert_allclose(dw, t_dw, **TOL)
+    if b is None:
+        assert db is None
+    else:
+        np.testing.assert_allclose(db, t_db, **TOL)
+
+
+@pytest.mark.parametrize("case", CONV_CASES[:6])
+def test_naive_conv_equals_vectorised(case):
+    x, w, b, s, p, d = _case_arrays(case, seed=3)
+    out, cache = conv2d_forward(x, w, b, stride=s, padding=p, dilation=d)
+    np.testing.assert_allclose(conv2d_naive(x, w, b, s, p, d), out, **TOL)
+    dout = np.random.default_rng(4).standard_normal(out.shape)
+    dx, dw, _ = conv2d_backward(dout, cache)
+    ndx, ndw, ndb = conv2d_naive_backward(dout, x, w, s, p, d)
+    np.testing.assert_allclose(ndx, dx, **TOL)
+    np.testing.assert_allclose(ndw, dw, **TOL)
+    np.testing.assert_allclose(ndb, dout.sum(axis=(0, 2, 3)), **TOL)
+
+
+def test_naive_conv_worked_example_top_left_is_4():
+    # the curriculum's 5x5 binary image and 3x3 kernel: the top-left output is 4
+    image = np.array(
+        [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]
+    )
+    kernel = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]])
+    out = conv2d_naive(image[None, None], kernel[None, None])
+    assert out.shape == (1, 1, 3, 3)
+    assert out[0, 0, 0, 0] == 4
+    np.testing.assert_array_equal(out[0, 0], [[4, 3, 4], [2, 4, 3], [2, 3, 4]])
+
+
+def test_naive_conv_symbolic_2x2_example():
+    # 3x3 image a..i with 2x2 kernel (j, k, l, m): out[0, 0] = aj + bk + dl + em, etc.
+    img = np.arange(1.0, 10.0).reshape(3, 3)  # a..i = 1..9
+    ker = np.array([[10.0, 20.0], [30.0, 40.0]])  # j, k, l, m
+    out = conv2d_naive(img[None, None], ker[None, None])[0, 0]
+    a, b, c, d, e, f, g, h, i = img.ravel()
+    j, k, el, m = ker.ravel()
+    expected = [[a * j + b * k + d * el + e * m, b * j + c * k + e * el + f * m],
+                [d * j + e * k + g * el + h * m, e * j + f * k + h * el + i * m]]  # fmt: skip
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, padding, dilation",
+    [(3, 1, 0, 1), ((2, 3), (2, 1), (1, 0), (1, 2)), (1, 2, 1, 1)],
+)
+def test_im2col_matches_unfold_and_col2im_matches_fold(kernel, stride, padding, dilation):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 6, 7))
+    cols = im2col(x, kernel, stride, padding, dilation)
+    t_cols = F.unfold(torch.tensor(x), kernel, dilation=dilation, padding=padding, stride=stride)
+    np.testing.assert_allclose(cols, t_cols.numpy(), **TOL)
+    back = col2im(cols, x.shape, kernel, stride, padding, dilation)
+    t_back = F.fold(t_cols, (6, 7), kernel, dilation=dilation, padding=padding, stride=stride)
+    np.testing.assert_allclose(back, t_back.numpy(), **TOL)
+
+
+def test_im2col_column_layout_gives_conv_as_matmul():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 5, 5))
+    w = rng.standard_normal((4, 3, 3, 3))
+    cols = im2col(x, 3, padding=1)
+    assert cols.shape == (2, 3 * 3 * 3, 5 * 5)
+    # row c*kh*kw + p*kw + q, column i*W_out + j holds xpad[n, c, i + p, j + q]
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    assert cols[1, 2 * 9 + 1 * 3 + 2, 3 * 5 + 4] == xp[1, 2, 3 + 1, 4 + 2]
+    out = (w.reshape(4, -1) @ cols).reshape(2, 4, 5, 5)
+    np.testing.assert_allclose(out, _torch_conv(x, w, None, 1, 1, 1, None), **TOL)
+
+
+# (N, C_in, H, W, C_out, kernel, stride, padding, output_padding, dilation, bias)
+TRANSPOSE_CASES = [
+    (1, 1, 3, 3, 1, 3, 2, 1, 0, 1, True),  # the worked example: 3x3 -> 5x5
+    (2, 3, 4, 5, 2, 3, 1, 0, 0, 1, True),
+    (2, 2, 3, 4, 3, (3, 2), (2, 3), (1, 0), (1, 2), (1, 2), True),
+    (1, 3, 5, 3, 2, 4, 2, 1, 1, 1, False),
+    (2, 2, 2, 3, 2, 2, 1, 0, 1, 2, True),  # output_padding < dilation, >= stride
+]
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES)
+def test_conv_transpose2d_matches_torch(case):
+    n, c, h, w, f, k, s, p, op, d, bias = case
+    rng = np.random.default_rng(7)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x = rng.standard_normal((n, c, h, w))
+    wt = rng.standard_normal((c, f, kh, kw))
+    b = rng.standard_normal(f) if bias else None
+    hyper = dict(stride=s, padding=p, output_padding=op, dilation=d)
+    out, cache = conv_transpose2d_forward(x, wt, b, **hyper)
+
+    xt = torch.tensor(x, requires_grad=True)
+    wtt = torch.tensor(wt, requires_grad=True)
+    bt = None if b is None else torch.tensor(b, requires_grad=True)
+    t_out = F.conv_transpose2d(xt, wtt, bt, **hyper)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), **TOL)
+    dout = rng.standard_normal(out.shape)
+    t_out.backward(torch.tensor(dout))
+    dx, dw, db = conv_transpose2d_backward(dout, cache)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **TOL)
+    np.testing.assert_allclose(dw, wtt.grad.numpy(), **TOL)
+    if b is None:
+        assert db is None
+    else:
+        np.testing.assert_allclose(db, bt.grad.numpy(), **TOL)
+
+
+def test_transpose_worked_example_shape():
+    out, _ = conv_transpose2d_forward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), None, 2, 1)
+    assert out.shape == (1, 1, 5, 5)
+
+
+def test_conv2d_layer_matches_torch_module():
+    layer = Conv2d(3, 5, (3, 2), stride=(1, 2), padding=1, dilation=(2, 1), rng=0)
+    ref = torch.nn.Conv2d(3, 5, (3, 2), stride=(1, 2), padding=1, dilation=(2, 1)).double()
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(layer.params["w"]))
+        ref.bias.copy_(torch.tensor(layer.params["b"]))
+    x = np.random.default_rng(8).standard_normal((2, 3, 8, 9))
+    xt = torch.tensor(x, requires_grad=True)
+    t_out = ref(xt)
+    out = layer(x)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), **TOL)
+    dout = np.random.default_rng(9).standard_normal(out.shape)
+    t_out.backward(torch.tensor(dout))
+    dx = layer.backward(dout)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **TOL)
+    np.testing.assert_allclose(layer.grads["w"], ref.weight.grad.numpy(), **TOL)
+    np.testing.assert_allclose(layer.grads["b"], ref.bias.grad.numpy(), **TOL)
+    assert repr(layer) == repr(ref).replace(", bias=True", "")  # torch omits bias=True too
+
+
+def test_conv_transpose2d_layer_matches_torch_module():
+    layer = ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1, rng=1)
+    ref = torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1).double()
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(layer.params["w"]))
+        ref.bias.copy_(torch.tensor(layer.params["b"]))
+    x = np.random.default_rng(10).standard_normal((2, 2, 4, 3))
+    np.testing.assert_allclose(layer(x), ref(torch.tensor(x)).detach().numpy(), **TOL)
+    assert layer(x).shape == (2, 3, 8, 6)
+    assert repr(layer) == repr(ref)
+
+
+def test_conv2d_same_padding_keeps_size():
+    x = np.random.default_rng(11).standard_normal((1, 2, 7, 6))
+    for k, d in [(3, 1), (5, 1), (3, 2), ((5, 3), 1)]:
+        layer = Conv2d(2, 3, k, padding="same", dilation=d, rng=0)
+        assert layer(x).shape == (1, 3, 7, 6)
+    with pytest.raises(ValueError, match="padding='same' needs stride 1"):
+        Conv2d(2, 3, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="odd effective kernel"):
+        Conv2d(2, 3, 4, padding="same")
+    with pytest.raises(ValueError, match="padding must be an int, a pair of ints or 'same'"):
+        Conv2d(2, 3, 3, padding="valid")
+
+
+def test_conv2d_default_init_like_torch():
+    layer = Conv2d(16, 32, 3, rng=0)
+    bound = 1 / np.sqrt(16 * 9)
+    w = layer.params["w"]
+    assert w.shape == (32, 16, 3, 3) and layer.params["b"].shape == (32,)
+    assert np.abs(w).max() <= bound
+    # U(-a, a) has standard deviation a / sqrt(3)
+    assert abs(w.std() - bound / np.sqrt(3)) < 0.05 * bound
+    np.testing.assert_array_equal(Conv2d(16, 32, 3, rng=0).params["w"], w)  # seeded
+    assert "b" not in Conv2d(16, 32, 3, bias=False).params
+
+
+def test_conv2d_layer_gradcheck():
+    layer = Conv2d(2, 3, 3, stride=2, padding=1, rng=2)
+    x = np.random.default_rng(12).standard_normal((2, 2, 5, 4))
+    errors = check_layer(layer, x)
+    assert set(errors) == {"x", "w", "b"}
+    assert max(errors.values()) < 1e-7
+
+
+def test_conv_keeps_float32():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    out, cache = conv2d_forward(x, w, b, padding=1)
+    assert out.dtype == np.float32
+    dx, dw, db = conv2d_backward(np.ones_like(out), cache)
+    assert dx.dtype == dw.dtype == db.dtype == np.float32
+    ref = conv2d_forward(
+        x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), padding=1
+    )
+    np.testing.assert_allclose(out, ref[0], rtol=1e-4, atol=1e-4)
+    t_out, _ = conv_transpose2d_forward(x, w.transpose(1, 0, 2, 3), None)
+    assert t_out.dtype == np.float32
+    layer = Conv2d(3, 4, 3, rng=0).astype(np.float32)
+    assert layer(x).dtype == np.float32
+
+
+def test_conv_errors_name_the_problem():
+    x = np.zeros((2, 3, 5, 5))
+    w = np.zeros((4, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"x must be 4-D \(N, C, H, W\), got 3-D"):
+        conv2d_forward(x[0], w)
+    with pytest.raises(ValueError, match="x has 3 channels but w expects 2 input channels"):
+        conv2d_forward(x, np.zeros((4, 2, 3, 3)))
+    with pytest.raises(ValueError, match=r"b must have shape \(4\), got \(3,\)"):
+        conv2d_forward(x, w, np.zeros(3))
+    with pytest.raises(ValueError, match=r"kernel of size 8x8 .* larger than the padded input 7x7"):
+        conv2d_forward(x, np.zeros((4, 3, 8, 8)), padding=1)
+    with pytest.raises(
+        ValueError, match=r"effective size 5x5\) is larger than the padded input 3x3"
+    ):
+        conv2d_forward(np.zeros((1, 3, 3, 3)), w, dilation=2)
+    with pytest.raises(ValueError, match="stride must be >= 1, got 0"):
+        conv2d_forward(x, w, stride=0)
+    with pytest.raises(TypeError, match="padding must be an int or a pair of ints"):
+        conv2d_forward(x, w, padding=1.5)
+    with pytest.raises(TypeError, match="x must hold real numbers"):
+        conv2d_forward(np.full((1, 3, 5, 5), "a"), w)
+    _, cache = conv2d_forward(x, w)
+    with pytest.raises(
+        ValueError, match=r"dout must have shape \(2, 4, 3, 3\), got \(1, 4, 3, 3\)"
+    ):
+        conv2d_backward(np.zeros((1, 4, 3, 3)), cache)
+    with pytest.raises(ValueError, match="output_padding must be smaller than either stride"):
+        conv_transpose2d_forward(x, np.zeros((3, 2, 3, 3)), stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="x has 3 channels but w expects 4 input channels"):
+        conv_transpose2d_forward(x, np.zeros((4, 3, 3, 3)))
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        Conv2d(3, 4, 3).backward(np.zeros((2, 4, 3, 3)))

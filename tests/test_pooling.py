@@ -1,0 +1,124 @@
+"""coursekit.pooling against torch max_pool2d / avg_pool2d + autograd (float64)."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coursekit.pooling import (
+    AvgPool2d,
+    GlobalAvgPool2d,
+    MaxPool2d,
+    avgpool2d_backward,
+    avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
+)
+
+TOL = dict(rtol=1e-10, atol=1e-12)
+
+# (shape, kernel, stride, padding): overlapping, non-square, padded and odd-sized windows
+CASES = [
+    ((2, 3, 8, 8), 2, None, 0),
+    ((2, 3, 7, 9), 3, 2, 1),
+    ((1, 2, 7, 6), (3, 2), (2, 1), (1, 0)),
+    ((3, 1, 5, 5), 3, 1, 0),
+    ((1, 2, 6, 7), (2, 4), (3, 2), (1, 2)),
+]
+
+
+def _torch(fn, x, dout_seed=0, **kw):
+    xt = torch.tensor(x, requires_grad=True)
+    out = fn(xt, **kw)
+    dout = np.random.default_rng(dout_seed).standard_normal(tuple(out.shape))
+    out.backward(torch.tensor(dout))
+    return out.detach().numpy(), dout, xt.grad.numpy()
+
+
+@pytest.mark.parametrize("shape, k, s, p", CASES)
+def test_maxpool_matches_torch(shape, k, s, p):
+    x = np.random.default_rng(1).standard_normal(shape)
+    t_out, dout, t_dx = _torch(F.max_pool2d, x, kernel_size=k, stride=s, padding=p)
+    out, cache = maxpool2d_forward(x, k, s, p)
+    np.testing.assert_allclose(out, t_out, **TOL)
+    np.testing.assert_allclose(maxpool2d_backward(dout, cache), t_dx, **TOL)
+
+
+@pytest.mark.parametrize("shape, k, s, p", CASES)
+def test_avgpool_matches_torch_count_include_pad(shape, k, s, p):
+    x = np.random.default_rng(2).standard_normal(shape)
+    t_out, dout, t_dx = _torch(
+        F.avg_pool2d, x, kernel_size=k, stride=s, padding=p, count_include_pad=True
+    )
+    out, cache = avgpool2d_forward(x, k, s, p)
+    np.testing.assert_allclose(out, t_out, **TOL)
+    np.testing.assert_allclose(avgpool2d_backward(dout, cache), t_dx, **TOL)
+
+
+def test_maxpool_ties_go_to_the_first_maximum_like_torch():
+    # small integers make many ties inside each (overlapping) window
+    x = np.random.default_rng(3).integers(0, 2, (2, 2, 6, 6)).astype(np.float64)
+    t_out, dout, t_dx = _torch(F.max_pool2d, x, kernel_size=3, stride=1)
+    out, cache = maxpool2d_forward(x, 3, 1)
+    np.testing.assert_array_equal(out, t_out)
+    np.testing.assert_allclose(maxpool2d_backward(dout, cache), t_dx, **TOL)
+    # a constant window sends all of its gradient to its top-left element
+    _, cache = maxpool2d_forward(np.ones((1, 1, 2, 2)), 2)
+    np.testing.assert_array_equal(
+        maxpool2d_backward(np.ones((1, 1, 1, 1)), cache)[0, 0], [[1, 0], [0, 0]]
+    )
+
+
+def test_maxpool_worked_example():
+    x = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
+    out, _ = maxpool2d_forward(x[None, None], 2, 2)
+    np.testing.assert_array_equal(out[0, 0], [[6, 8], [3, 4]])
+    avg, _ = avgpool2d_forward(x[None, None], 2)
+    np.testing.assert_array_equal(avg[0, 0], [[3.25, 5.25], [2, 2]])
+
+
+def test_pool_layers_and_global_average():
+    x = np.random.default_rng(4).standard_normal((2, 3, 6, 5))
+    mp, ap, gp = MaxPool2d(2), AvgPool2d(3, stride=1, padding=1), GlobalAvgPool2d()
+    np.testing.assert_allclose(mp(x), F.max_pool2d(torch.tensor(x), 2).numpy(), **TOL)
+    np.testing.assert_allclose(ap(x), F.avg_pool2d(torch.tensor(x), 3, 1, 1).numpy(), **TOL)
+    assert mp.params == {} and mp.parameters() == []  # pooling has no parameters
+    assert mp(x).shape == (2, 3, 3, 2) and mp.backward(np.ones((2, 3, 3, 2))).shape == x.shape
+    assert ap.backward(np.ones_like(ap(x))).shape == x.shape
+    t_out, dout, t_dx = _torch(lambda t: t.mean(dim=(2, 3)), x)
+    np.testing.assert_allclose(gp(x), t_out, **TOL)
+    np.testing.assert_allclose(gp.backward(dout), t_dx, **TOL)
+    assert repr(mp) == "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"
+
+
+def test_pooling_keeps_float32():
+    x = np.random.default_rng(5).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    out, cache = maxpool2d_forward(x, 2)
+    assert out.dtype == np.float32 and maxpool2d_backward(out, cache).dtype == np.float32
+    out, cache = avgpool2d_forward(x, 2)
+    assert out.dtype == np.float32 and avgpool2d_backward(out, cache).dtype == np.float32
+
+
+def test_pooling_errors():
+    x = np.zeros((1, 2, 4, 4))
+    with pytest.raises(ValueError, match=r"x must be 4-D \(N, C, H, W\), got 3-D"):
+        maxpool2d_forward(x[0], 2)
+    with pytest.raises(
+        ValueError, match=r"pooling window of size 5x5 .* larger than the padded input 4x4"
+    ):
+        maxpool2d_forward(x, 5)
+    with pytest.raises(
+        ValueError, match=r"padding must be at most half the kernel size, got padding=\(2, 2\)"
+    ):
+        avgpool2d_forward(x, 3, padding=2)
+    with pytest.raises(ValueError, match="kernel_size must be >= 1, got 0"):
+        MaxPool2d(0)
+    _, cache = maxpool2d_forward(x, 2)
+    with pytest.raises(
+        ValueError, match=r"dout must have shape \(1, 2, 2, 2\), got \(1, 2, 3, 3\)"
+    ):
+        maxpool2d_backward(np.zeros((1, 2, 3, 3)), cache)
+    with pytest.raises(ValueError, match=r"dout must have shape \(1, 2\), got \(2, 2\)"):
+        gp = GlobalAvgPool2d()
+        gp(x)
+        gp.backward(np.zeros((2, 2)))
