@@ -7,7 +7,8 @@ so a student sees at once which call went wrong.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,9 @@ def check_ndim(x: np.ndarray, ndim: int | Sequence[int], name: str, layout: str 
 
 def check_shape(x: np.ndarray, shape: tuple, name: str) -> None:
     """Raise ``ValueError`` unless ``x.shape`` matches ``shape`` (``None`` = any size)."""
-    ok = x.ndim == len(shape) and all(s is None or s == d for s, d in zip(shape, x.shape))
+    ok = x.ndim == len(shape) and all(
+        s is None or s == d for s, d in zip(shape, x.shape, strict=False)
+    )
     if not ok:
         want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {x.shape}")
