@@ -162,7 +162,9 @@ def execute_notebook(
     try:
         client.execute()
     except CellExecutionError as exc:
-        error = str(exc).splitlines()[-1] if str(exc) else repr(exc)
+        # The message ends with the traceback's last line (``Name: reason``).
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        error = lines[-1] if lines else repr(exc)
     finally:
         seconds = time.perf_counter() - start
         stop.set()

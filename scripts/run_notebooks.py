@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {path.name} ...", flush=True)
         result = execute_notebook(path, timeout=args.timeout)
         results.append(result)
-        if result.error:
+        if result.error is not None:
             failed = True
             print(f"  FAILED after {result.seconds:.1f} s: {result.error}")
             continue
