@@ -113,3 +113,14 @@ def test_exercises_are_in_nbgrader_format(path):
             begin = cell.source.index("### BEGIN SOLUTION")
             indent = cell.source[:begin].rsplit("\n", 1)[-1]
             assert indent.strip() == "" and len(indent) >= 4, "solution must be inside a def"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_nbval_markers_are_ones_nbval_recognises(path):
+    # nbval only honours a marker alone on its comment line; "# NBVAL_IGNORE_OUTPUT
+    # (why)" is silently compared. Ignoring output is the exception, so say why on
+    # the next line and assert the key result instead.
+    for i, cell in enumerate(_read(path).cells):
+        for line in cell.source.splitlines():
+            if "NBVAL_" in line and line.lstrip().startswith("#"):
+                assert re.fullmatch(r"\s*#\s*NBVAL_[A-Z_]+\s*", line), f"cell {i}: {line!r}"

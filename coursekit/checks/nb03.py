@@ -1,0 +1,288 @@
+"""Visible checks for notebook 03 (backpropagation by hand).
+
+The expected values come from closed-form backprop formulas written out here
+in plain NumPy; ``tests/test_checks_nb03.py`` confirms them against PyTorch
+autograd in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from coursekit.checks.framework import Case, CheckResult, run_check
+
+__all__ = [
+    "WORKED_EXAMPLE",
+    "forward_221",
+    "backward_221_reference",
+    "linear_tanh_backward_reference",
+    "check_backward_221",
+    "check_linear_tanh_backward",
+    "check_numerical_gradient",
+]
+
+#: The 2-2-1 network of the notebook's worked example: x, y and the parameters.
+WORKED_EXAMPLE: dict[str, Any] = {
+    "x": np.array([1.0, 2.0]),
+    "y": 1.0,
+    "params": {
+        "W2": np.array([[0.5, -0.5], [0.25, 0.5]]),
+        "b2": np.array([0.2, -0.5]),
+        "w3": np.array([1.5, -1.0]),
+        "b3": 0.25,
+    },
+}
+
+
+# --------------------------------------------------------------------------- references
+def forward_221(x: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
+    """Forward pass of the 2-2-1 tanh/sigmoid network.
+
+    Parameters
+    ----------
+    x : ndarray of shape (2,)
+    params : dict with "W2" (2, 2), "b2" (2,), "w3" (2,), "b3" float
+
+    Returns
+    -------
+    dict with "z2", "a2" (each of shape (2,)), "z3" and "y_hat" (floats)
+    """
+    z2 = params["W2"] @ x + params["b2"]
+    a2 = np.tanh(z2)
+    z3 = float(params["w3"] @ a2 + params["b3"])
+    y_hat = 1.0 / (1.0 + np.exp(-z3))
+    return {"z2": z2, "a2": a2, "z3": z3, "y_hat": float(y_hat)}
+
+
+def backward_221_reference(x: np.ndarray, y: float, params: dict[str, Any]) -> dict[str, Any]:
+    """Gradients of the binary cross-entropy of the 2-2-1 network for one example.
+
+    Parameters
+    ----------
+    x : ndarray of shape (2,)
+    y : float, 0 or 1
+    params : dict with "W2" (2, 2), "b2" (2,), "w3" (2,), "b3" float
+
+    Returns
+    -------
+    dict with "W2" (2, 2), "b2" (2,), "w3" (2,) and "b3" (float)
+    """
+    f = forward_221(x, params)
+    delta3 = f["y_hat"] - y  # sigmoid and BCE together: dE/dz3 = y_hat - y
+    delta2 = delta3 * params["w3"] * (1.0 - f["a2"] ** 2)  # (2,)
+    return {
+        "W2": np.outer(delta2, x),
+        "b2": delta2,
+        "w3": delta3 * f["a2"],
+        "b3": float(delta3),
+    }
+
+
+def linear_tanh_backward_reference(
+    dout: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of ``out = tanh(x @ w.T + b)`` for a mini-batch.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, M)
+    x : ndarray of shape (N, D)
+    w : ndarray of shape (M, D)
+    b : ndarray of shape (M,)
+
+    Returns
+    -------
+    dx : ndarray of shape (N, D)
+    dw : ndarray of shape (M, D)
+    db : ndarray of shape (M,)
+    """
+    a = np.tanh(x @ w.T + b)
+    dz = dout * (1.0 - a**2)
+    return dz @ w, dz.T @ x, dz.sum(axis=0)
+
+
+# --------------------------------------------------------------------------- exercise 1
+def _params(W2, b2, w3, b3) -> dict[str, Any]:
+    return {
+        "W2": np.array(W2, dtype=np.float64),
+        "b2": np.array(b2, dtype=np.float64),
+        "w3": np.array(w3, dtype=np.float64),
+        "b3": float(b3),
+    }
+
+
+def _case_221(x, y, params, name: str, hint: str) -> Case:
+    x = np.array(x, dtype=np.float64)
+    expected = backward_221_reference(x, y, params)
+    return Case(args=(x, float(y), params), expected=expected, name=name, hint=hint)
+
+
+def check_backward_221(fn: Callable) -> CheckResult:
+    """Check ``backward_221(x, y, params)`` -> dict of gradients of the 2-2-1 network.
+
+    Parameters
+    ----------
+    fn : callable (ndarray (2,), float, dict) -> dict
+        Returns "W2" (2, 2), "b2" (2,), "w3" (2,) and "b3" (a float).
+
+    Returns
+    -------
+    CheckResult
+    """
+    ex = WORKED_EXAMPLE
+    cases = [
+        _case_221(
+            ex["x"],
+            ex["y"],
+            {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in ex["params"].items()},
+            "the worked example",
+            "start from dE/dz3 = y_hat - y; the section above prints every value to compare with",
+        ),
+        _case_221(
+            [1.0, 2.0],
+            0.0,
+            _params([[0.5, -0.5], [0.25, 0.5]], [0.2, -0.5], [1.5, -1.0], 0.25),
+            "label y = 0",
+            "use y from the argument: with y = 0, dE/dz3 = y_hat (positive)",
+        ),
+        _case_221(
+            [-1.0, 3.0],
+            1.0,
+            _params([[0.3, 0.1], [-0.4, 0.2]], [0.0, 0.1], [2.0, 0.5], -1.0),
+            "x_1 differs from x_2",
+            "dE/dW2[j, k] = delta2_j * x_k: row j belongs to hidden unit j, column k to input k "
+            "(np.outer(delta2, x), not np.outer(x, delta2))",
+        ),
+        _case_221(
+            [0.5, -1.5],
+            1.0,
+            _params([[2.0, 1.0], [-1.0, 0.5]], [0.5, -0.2], [-0.7, 1.2], 0.3),
+            "large pre-activations",
+            "tanh'(z2) = 1 - tanh(z2)^2 = 1 - a2^2; evaluate it at z2, not at x or at a2",
+        ),
+    ]
+    return run_check("backward_221", fn, cases, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- exercise 2
+def _case_linear_tanh(rng: np.random.Generator, n: int, d: int, m: int, name: str, hint: str):
+    dout, x = rng.normal(size=(n, m)), rng.normal(size=(n, d))
+    w, b = 0.5 * rng.normal(size=(m, d)), 0.5 * rng.normal(size=m)
+    expected = linear_tanh_backward_reference(dout, x, w, b)
+    return Case(args=(dout, x, w, b), expected=expected, name=name, hint=hint)
+
+
+def check_linear_tanh_backward(fn: Callable) -> CheckResult:
+    """Check ``linear_tanh_backward(dout, x, w, b)`` -> ``(dx, dw, db)`` for out = tanh(x w^T + b).
+
+    Parameters
+    ----------
+    fn : callable (dout (N, M), x (N, D), w (M, D), b (M,))
+        -> tuple (dx (N, D), dw (M, D), db (M,))
+
+    Returns
+    -------
+    CheckResult
+    """
+    rng = np.random.default_rng(3)
+    cases = [
+        _case_linear_tanh(
+            rng,
+            1,
+            3,
+            2,
+            "one example, 3 -> 2",
+            "first dz = dout * (1 - tanh(z)^2) with z = x @ w.T + b; then dx = dz @ w",
+        ),
+        _case_linear_tanh(
+            rng,
+            4,
+            3,
+            2,
+            "batch of 4, 3 -> 2",
+            "dw = dz.T @ x has w's shape (M, D); db sums dz over the batch axis",
+        ),
+        _case_linear_tanh(
+            rng,
+            5,
+            2,
+            3,
+            "batch of 5, 2 -> 3",
+            "every gradient has the shape of what it is the gradient of: dx like x, dw like w",
+        ),
+    ]
+    return run_check("linear_tanh_backward", fn, cases, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- exercise 3
+def sum_of_cubes(x: np.ndarray) -> float:
+    """f(x) = sum(x^3); gradient 3 x^2."""
+    return float(np.sum(x**3))
+
+
+def sin_times_x(x: np.ndarray) -> float:
+    """f(x) = sum(x sin(x)); gradient sin(x) + x cos(x)."""
+    return float(np.sum(x * np.sin(x)))
+
+
+def log_sum_exp(x: np.ndarray) -> float:
+    """f(x) = log(sum(exp(x))); gradient softmax(x)."""
+    m = np.max(x)
+    return float(m + np.log(np.sum(np.exp(x - m))))
+
+
+def _grad_and_restored_input(fn: Callable) -> Callable:
+    """Wrap ``numerical_gradient`` so the check also sees ``x`` after the call."""
+
+    def run(f: Callable, x: np.ndarray, h: float) -> tuple[Any, np.ndarray]:
+        grad = fn(f, x, h)
+        return grad, x
+
+    return run
+
+
+def check_numerical_gradient(fn: Callable) -> CheckResult:
+    """Check ``numerical_gradient(f, x, h)`` -> centred-difference gradient of shape x.shape.
+
+    The function must leave ``x`` as it found it.
+
+    Parameters
+    ----------
+    fn : callable (f: ndarray -> float, x: ndarray of shape S, h: float) -> ndarray of shape S
+
+    Returns
+    -------
+    CheckResult
+    """
+    x1 = np.array([1.0, 2.0, -1.5])
+    x2 = np.array([[0.3, -1.2, 2.0], [1.5, 0.0, -0.7]])
+    x3 = np.array([2.0, -1.0, 0.5, 3.0])
+    softmax3 = np.exp(x3 - x3.max()) / np.sum(np.exp(x3 - x3.max()))
+    cases = [
+        Case(
+            args=(sum_of_cubes, x1, 1e-5),
+            expected=(3 * x1**2, x1.copy()),
+            name="sum of cubes, x of shape (3,)",
+            hint="(f(x + h e_i) - f(x - h e_i)) / (2 h) for each i; a one-sided difference "
+            "(f(x + h e_i) - f(x)) / h is only accurate to O(h)",
+        ),
+        Case(
+            args=(sin_times_x, x2, 1e-5),
+            expected=(np.sin(x2) + x2 * np.cos(x2), x2.copy()),
+            name="x sin x, x of shape (2, 3)",
+            hint="loop over every index of a 2-D x (np.ndindex(x.shape)); the gradient has "
+            "x's shape; item 1 is x after your call: restore each entry after perturbing it",
+        ),
+        Case(
+            args=(log_sum_exp, x3, 1e-6),
+            expected=(softmax3, x3.copy()),
+            name="log-sum-exp, h = 1e-6",
+            hint="use the h you are given",
+        ),
+    ]
+    return run_check(
+        "numerical_gradient", _grad_and_restored_input(fn), cases, rtol=1e-7, atol=1e-9
+    )
