@@ -234,4 +234,6 @@ ACTIVATIONS: dict[
     "tanh": (tanh, tanh_grad),
     "relu": (relu, relu_grad),
     "leaky_relu": (leaky_relu, leaky_relu_grad),
+    # PReLU's slope is learned; 0.25 is torch.nn.PReLU's starting value.
+    "prelu": (lambda x: prelu(x, 0.25), lambda x: prelu_grad(x, 0.25)[0]),
 }

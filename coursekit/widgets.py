@@ -923,13 +923,11 @@ class MLPWidthExplorer(Explorer):
             if values["depth"]
             else "no hidden layer (linear classifier)"
         )
-        # No timings in the text: static runs are compared by nbval and must be reproducible.
-        when = "cached" if r["cached"] else "trained now"
+        # No timings or cache state in the text: static runs are compared by nbval.
         return [
             f"architecture: {arch}; {hidden}",
             f"parameters: {model.num_parameters()}",
-            f"training accuracy: {100 * r['accuracy']:.1f}% after {values['epochs']} epochs "
-            f"({when})",
+            f"training accuracy: {100 * r['accuracy']:.1f}% after {values['epochs']} epochs",
         ]
 
 

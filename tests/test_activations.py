@@ -119,7 +119,13 @@ def test_float32_kept_and_ints_converted():
 
 
 def test_activations_registry():
-    assert set(A.ACTIVATIONS) == {"sigmoid", "tanh", "relu", "leaky_relu"}
+    assert set(A.ACTIVATIONS) == {"sigmoid", "tanh", "relu", "leaky_relu", "prelu"}
+    prelu, prelu_grad = A.ACTIVATIONS["prelu"]
+    x = torch.tensor([-2.0, -0.5, 0.5, 3.0], dtype=torch.float64, requires_grad=True)
+    y = torch.nn.PReLU(init=0.25).double()(x)  # torch's default starting slope
+    y.sum().backward()
+    np.testing.assert_allclose(prelu(x.detach().numpy()), y.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(prelu_grad(x.detach().numpy()), x.grad.numpy(), rtol=1e-15)
     f, f_grad = A.ACTIVATIONS["relu"]
     np.testing.assert_array_equal(f(np.array([-1.0, 2.0])), [0.0, 2.0])
     np.testing.assert_array_equal(f_grad(np.array([-1.0, 2.0])), [0.0, 1.0])
