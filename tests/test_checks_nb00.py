@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from coursekit.checks import nb00
-from coursekit.checks.framework import GRADING_ENV
 
 
 # --- reference solutions
@@ -24,10 +23,6 @@ def memory_mib(shape, dtype):
 def standardize_channels(x):
     mean = x.mean(axis=(0, 2, 3), keepdims=True)
     return (x - mean) / x.std(axis=(0, 2, 3), keepdims=True)
-
-
-def not_attempted(*args, **kwargs):
-    raise NotImplementedError()
 
 
 # --- the references agree with torch
@@ -67,22 +62,6 @@ def test_correct_solution_passes(check, fn, n_cases, capsys):
     result = check(fn)
     assert result.passed and result.n_cases == n_cases
     assert f"{n_cases}/{n_cases} cases passed" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    "check", [nb00.check_to_nchw, nb00.check_memory_mib, nb00.check_standardize_channels]
-)
-def test_not_implemented_is_reported_not_attempted(check, capsys, monkeypatch):
-    monkeypatch.delenv(GRADING_ENV, raising=False)
-    result = check(not_attempted)
-    assert not result.attempted
-    assert "not attempted" in capsys.readouterr().out
-
-
-def test_not_attempted_fails_when_grading(monkeypatch):
-    monkeypatch.setenv(GRADING_ENV, "1")
-    with pytest.raises(AssertionError, match="to_nchw: not attempted"):
-        nb00.check_to_nchw(not_attempted)
 
 
 # --- wrong answers get specific feedback

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from coursekit.checks import nb03
-from coursekit.checks.framework import GRADING_ENV
 
 
 # --------------------------------------------------------------------------- reference solutions
@@ -36,10 +35,6 @@ def numerical_gradient(f, x, h=1e-5):
         x[i] = old
         grad[i] = (fp - fm) / (2 * h)
     return grad
-
-
-def not_attempted(*args, **kwargs):
-    raise NotImplementedError()
 
 
 # --------------------------------------------------------------------------- references agree with autograd
@@ -109,23 +104,6 @@ def test_correct_solution_passes(check, fn, n, capsys):
     result = check(fn)
     assert result.passed and result.n_cases == n
     assert f"{n}/{n} cases passed" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    "check",
-    [nb03.check_backward_221, nb03.check_linear_tanh_backward, nb03.check_numerical_gradient],
-)
-def test_not_implemented_is_reported_not_attempted(check, capsys, monkeypatch):
-    monkeypatch.delenv(GRADING_ENV, raising=False)
-    result = check(not_attempted)
-    assert not result.attempted
-    assert "not attempted" in capsys.readouterr().out
-
-
-def test_not_attempted_fails_when_grading(monkeypatch):
-    monkeypatch.setenv(GRADING_ENV, "1")
-    with pytest.raises(AssertionError, match="backward_221: not attempted"):
-        nb03.check_backward_221(not_attempted)
 
 
 # --------------------------------------------------------------------------- wrong answers get specific feedback

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.checks import nb04
-from coursekit.checks.framework import GRADING_ENV
 
 
 # --------------------------------------------------------------------------- reference solutions
@@ -43,10 +42,6 @@ def mlp_loss_and_grads(X, y, params):
 
 def count_mlp_params(sizes):
     return sum(n * m + m for n, m in zip(sizes[:-1], sizes[1:], strict=True))
-
-
-def not_attempted(*args, **kwargs):
-    raise NotImplementedError()
 
 
 # --------------------------------------------------------------------------- references agree with torch
@@ -139,28 +134,6 @@ def test_another_xor_solution_passes(capsys):
 
     assert nb04.check_xor_weights(other).passed
     capsys.readouterr()
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        nb04.check_collapse_linear,
-        nb04.check_xor_weights,
-        nb04.check_mlp_loss_and_grads,
-        nb04.check_count_mlp_params,
-    ],
-)
-def test_not_implemented_is_reported_not_attempted(check, capsys, monkeypatch):
-    monkeypatch.delenv(GRADING_ENV, raising=False)
-    result = check(not_attempted)
-    assert not result.attempted
-    assert "not attempted" in capsys.readouterr().out
-
-
-def test_not_attempted_fails_when_grading(monkeypatch):
-    monkeypatch.setenv(GRADING_ENV, "1")
-    with pytest.raises(AssertionError, match="xor_weights: not attempted"):
-        nb04.check_xor_weights(not_attempted)
 
 
 # --------------------------------------------------------------------------- wrong answers get specific feedback

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.checks import nb05
-from coursekit.checks.framework import GRADING_ENV
 
 
 # --------------------------------------------------------------------------- reference solutions
@@ -34,10 +33,6 @@ def early_stopping(val_losses, patience):
             if bad == patience:
                 return best_epoch, epoch + 1
     return best_epoch, len(val_losses)
-
-
-def not_attempted(*args, **kwargs):
-    raise NotImplementedError()
 
 
 # --------------------------------------------------------------------------- the references are right
@@ -92,20 +87,6 @@ def test_correct_solution_passes(check, fn, n, capsys):
     result = check(fn)
     assert result.passed and result.n_cases == n
     assert f"{n}/{n} cases passed" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(("check", "fn", "n"), CHECKS)
-def test_not_implemented_is_reported_not_attempted(check, fn, n, capsys, monkeypatch):
-    monkeypatch.delenv(GRADING_ENV, raising=False)
-    result = check(not_attempted)
-    assert not result.attempted
-    assert "not attempted" in capsys.readouterr().out
-
-
-def test_not_attempted_fails_when_grading(monkeypatch):
-    monkeypatch.setenv(GRADING_ENV, "1")
-    with pytest.raises(AssertionError, match="batchnorm_forward: not attempted"):
-        nb05.check_batchnorm_forward(not_attempted)
 
 
 # --------------------------------------------------------------------------- wrong answers get specific feedback

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.checks import nb06
-from coursekit.checks.framework import GRADING_ENV
 
 
 # --------------------------------------------------------------------------- reference solutions
@@ -40,10 +39,6 @@ def receptive_field(layers):
         rf += (k - 1) * jump
         jump *= s
     return rf
-
-
-def not_attempted(*args, **kwargs):
-    raise NotImplementedError()
 
 
 # --------------------------------------------------------------------------- the references are right
@@ -92,20 +87,6 @@ def test_correct_solution_passes(check, fn, n, capsys):
     result = check(fn)
     assert result.passed and result.n_cases == n
     assert f"{n}/{n} cases passed" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(("check", "fn", "n"), CHECKS)
-def test_not_implemented_is_reported_not_attempted(check, fn, n, capsys, monkeypatch):
-    monkeypatch.delenv(GRADING_ENV, raising=False)
-    result = check(not_attempted)
-    assert not result.attempted
-    assert "not attempted" in capsys.readouterr().out
-
-
-def test_not_attempted_fails_when_grading(monkeypatch):
-    monkeypatch.setenv(GRADING_ENV, "1")
-    with pytest.raises(AssertionError, match="output_size: not attempted"):
-        nb06.check_output_size(not_attempted)
 
 
 # --------------------------------------------------------------------------- wrong answers get specific feedback
