@@ -16,11 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-sys.modules.setdefault("rfc3987_syntax", None)  # see test_release.py
-
 import nbformat  # noqa: E402
+import pytest
 from nbformat.v4 import new_code_cell  # noqa: E402
 
 from coursekit.grading import cli  # noqa: E402

@@ -4,15 +4,10 @@ import copy
 import hashlib
 import json
 import shutil
-import sys
 from pathlib import Path
 
-import pytest
-
-# jsonschema (via nbformat) would spend seconds compiling an IRI grammar nobody uses here.
-sys.modules.setdefault("rfc3987_syntax", None)
-
 import nbformat  # noqa: E402
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook  # noqa: E402
 
 from coursekit.grading import cli  # noqa: E402

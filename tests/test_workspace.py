@@ -4,14 +4,10 @@ import datetime as dt
 import hashlib
 import json
 import shutil
-import sys
 from pathlib import Path
 
-import pytest
-
-sys.modules.setdefault("rfc3987_syntax", None)  # see test_release.py
-
 import nbformat  # noqa: E402
+import pytest
 
 from coursekit.grading import cli  # noqa: E402
 from coursekit.grading.release import release  # noqa: E402

@@ -9,7 +9,13 @@ without importing itself twice.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
+
+# jsonschema, imported by nbformat, spends seconds compiling an IRI grammar
+# (package rfc3987_syntax) that notebook validation never uses; every grading
+# process imports nbformat, so we tell Python that package is absent.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 __all__ = [
     "MarkupError",

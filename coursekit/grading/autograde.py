@@ -67,12 +67,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-if __name__ == "__main__":
-    # Worker process: jsonschema (imported by nbformat) would spend seconds
-    # compiling an IRI grammar that notebook validation never uses.
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
-
-import nbformat  # noqa: E402
+import nbformat
 from nbformat import NotebookNode  # noqa: E402
 from nbformat.v4 import new_code_cell  # noqa: E402
 

@@ -39,9 +39,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 on success, 1 on an error)."""
     args = _parser().parse_args(argv)
-    # jsonschema (imported by nbformat) spends seconds compiling an IRI grammar
-    # that notebook validation never uses; this command line does not need it.
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     # Imported here so ``coursekit --help`` stays instant.
     from coursekit.grading.autograde import grade
     from coursekit.grading.release import MarkupError, release
