@@ -453,9 +453,11 @@ def _worker(nb_path: str, result_path: str, timeout_cell: int) -> int:
                     keep = max(0, MAX_OUTPUT_BYTES - used)
                     msg = {**msg, "content": {**content, "text": content["text"][:keep] + note}}
                 else:
+                    # nbformat reads the type from the header, not the top level.
                     msg = {
                         **msg,
                         "msg_type": "stream",
+                        "header": {**msg["header"], "msg_type": "stream"},
                         "content": {"name": "stdout", "text": note},
                     }
             return super().output(outs, msg, display_id, cell_index)
