@@ -78,8 +78,16 @@ CLASS_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", 
 @contextlib.contextmanager
 def course_style() -> Iterator[None]:
     """Context manager (and decorator) applying the course's matplotlib style."""
-    with mpl.rc_context(COURSE_STYLE):
+    # Restore only the keys we set. mpl.rc_context restores *every* setting, and
+    # in Jupyter the first figure switches on the inline backend (interactive
+    # mode) inside the context: restoring "interactive" afterwards switches it
+    # off again, and every later figure is silently never drawn.
+    saved = {key: mpl.rcParams[key] for key in COURSE_STYLE}
+    mpl.rcParams.update(COURSE_STYLE)
+    try:
         yield
+    finally:
+        mpl.rcParams.update(saved)
 
 
 # ---------------------------------------------------------------------------

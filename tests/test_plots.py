@@ -387,3 +387,30 @@ def test_plot_activation_functions_values_and_derivatives():
     assert len(fig.axes[0].lines) == 4
     with pytest.raises(ValueError, match="names must be one of"):
         plots.plot_activation_functions(("swish",))
+
+
+def test_every_figure_is_drawn_once_in_a_jupyter_kernel():
+    # A regression test: restoring *all* rc settings after a plot switched the
+    # inline backend's interactive mode off, so later figures were never drawn.
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(src)
+        for src in [
+            "import numpy as np\nfrom coursekit import plots",
+            "fig = plots.plot_image(np.zeros((4, 4)))",
+            "fig = plots.plot_image(np.ones((4, 4)))",
+            "plots.show_images(np.zeros((2, 4, 4)));",
+        ]
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    client = NotebookClient(nb, kernel_name="python3", timeout=60)
+    with client.setup_kernel(env=env):
+        for i, cell in enumerate(nb.cells):
+            client.execute_cell(cell, i)
+    images = [
+        sum("image/png" in out.get("data", {}) for out in cell.outputs) for cell in nb.cells[1:]
+    ]
+    assert images == [1, 1, 1]
