@@ -6,8 +6,8 @@ of them calls ``plt.show()``: in Jupyter the inline backend shows pyplot
 figures at the end of the cell, so end the call with ``;`` (or assign the
 result) to avoid seeing the figure twice.
 
-All drawing happens inside :func:`course_style`, a small ``rc_context`` that
-keeps every notebook's figures looking alike.
+All drawing happens inside :func:`course_style`, which applies a few style
+settings (and restores them afterwards) so every notebook's figures look alike.
 """
 
 from __future__ import annotations
