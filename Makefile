@@ -47,11 +47,14 @@ lint: install
 	$(BIN)/ruff check coursekit tests benchmarks scripts notebooks
 	$(BIN)/ruff format --check coursekit tests benchmarks scripts
 
+# Tests run PYTEST_WORKERS processes side by side: one maths thread each keeps
+# them from fighting over the cores (torch's default of one thread per core made
+# a LeNet step 20x slower when two kernels shared two cores).
 unit: install
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
 
 nbval: install
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval --nbval-current-env \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider notebooks
 
 test: lint unit nbval
