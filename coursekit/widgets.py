@@ -639,7 +639,12 @@ class ConvExplorer(Explorer):
                 c.value = last
 
     def arithmetic(self, v: dict[str, Any]) -> list[str]:
-        """Output size, exact fit and parameter count via ``coursekit.conv_arithmetic``."""
+        """Output size, exact fit and parameter count via ``coursekit.conv_arithmetic``.
+
+        Each formula is printed, then the same terms in the same order with the
+        numbers filled in, so a student can match them one by one. With
+        dilation 1 the textbook form (F instead of D·(F − 1) + 1) is used.
+        """
         from coursekit import conv_arithmetic as ca
 
         n, k, s, p, d = (
@@ -649,23 +654,42 @@ class ConvExplorer(Explorer):
         if v["transposed"]:
             op = v["output_padding"]
             out = ca.conv_transpose_output_size(n, k, s, p, op, d)
-            formula = (
-                f"(N-1)S - 2P + D(F-1) + output_padding + 1 = "
-                f"({n}-1)·{s} - 2·{p} + {d}·({k}-1) + {op} + 1 = {out}"
-            )
+            if d == 1:
+                formula = "(N − 1)·S − 2P + F + output padding"
+                numbers = f"({n} − 1)·{s} − 2·{p} + {k} + {op}"
+                pad = f"F − 1 − P = {k} − 1 − {p} = {k - 1 - p}"
+            else:
+                formula = "(N − 1)·S − 2P + D·(F − 1) + 1 + output padding"
+                numbers = f"({n} − 1)·{s} − 2·{p} + {d}·({k} − 1) + 1 + {op}"
+                pad = f"D·(F − 1) − P = {d}·({k} − 1) − {p} = {d * (k - 1) - p}"
             lines = [
                 f"output: {out} × {out} × {cout}  (transposed)",
-                formula,
+                f"{formula} = {numbers} = {out}",
                 f"drawn as a stride-1 convolution over the input with {s - 1} zero(s) inserted "
-                f"between cells and padding D(F-1) - P = {d * (k - 1) - p} on each side",
+                f"between cells and padding {pad} on each side",
             ]
         else:
-            out = ca.conv_output_size(n, k, s, p, d)
-            exact = ca.fits_exactly(n, k, s, p, d)
+            out = ca.conv_output_size(n, k, s, p, d)  # also rejects a kernel that does not fit
+            if d == 1:
+                formula = "floor((N + 2P − F) / S) + 1"
+                numbers = f"({n} + 2·{p} − {k})"
+            else:
+                formula = "floor((N + 2P − D·(F − 1) − 1) / S) + 1"
+                numbers = f"({n} + 2·{p} − {d}·({k} − 1) − 1)"
+            # How far the window's start can travel; what the stride cannot reach is dropped.
+            travel = n + 2 * p - d * (k - 1) - 1
+            dropped = travel % s
+            fit = (
+                "yes"
+                if dropped == 0
+                else f"no, the last {dropped} row(s) and column(s) of the padded input "
+                "are never covered"
+            )
             lines = [
                 f"output: {out} × {out} × {cout}",
-                "floor((N + 2P - D(F-1) - 1)/S) + 1 = " + ca.explain_conv_output(n, k, s, p, d),
-                f"fits exactly: {'yes' if exact else 'no'}",
+                f"{formula} = floor({numbers} / {s}) + 1 = floor({travel} / {s}) + 1 "
+                f"= {travel // s} + 1 = {out}",
+                f"fits exactly: {fit}",
             ]
         params = ca.conv_params(cin, cout, k)
         lines.append(

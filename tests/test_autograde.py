@@ -6,7 +6,6 @@ covers most submissions; every test then reads its rows.
 
 import copy
 import csv
-import hashlib
 import json
 import os
 import re
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import nbformat  # noqa: E402
 import pytest
+from helpers import gid, tree_hash, write
 from nbformat.v4 import new_code_cell  # noqa: E402
 
 from coursekit.grading import cli  # noqa: E402
@@ -33,10 +33,6 @@ RELU_OK = "def relu(x):\n    return np.maximum(x, 0.0)"
 PARAMS_OK = "def n_params():\n    return 760"
 
 pytestmark = pytest.mark.slow
-
-
-def gid(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
 def student_edition():
@@ -56,19 +52,6 @@ def answer(nb, **sources):
 
 def cell_index(nb, grade_id):
     return next(i for i, c in enumerate(nb.cells) if gid(c) == grade_id)
-
-
-def write(nb, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-
-
-def tree_hash(folder: Path) -> dict[str, str]:
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def make_partial():

@@ -13,23 +13,28 @@ file checks the course itself:
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import (
+    count_stderr,
+    isolated_env,
+    move_slider,
+    open_deck,
+    open_notebook,
+    output_errors,
+    require_chromium,
+    run_all,
+    start_lab,
+    stderr_outputs,
+)
 
-# Helpers and fixtures of tests/test_browser.py (tests/ is not a package).
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import test_browser as tb  # noqa: E402
-
-from coursekit import conv_arithmetic as ca  # noqa: E402
-from coursekit.notebooks import course_notebooks  # noqa: E402
+from coursekit import conv_arithmetic as ca
+from coursekit.notebooks import course_notebooks
 
 pytestmark = pytest.mark.browser
 
@@ -37,77 +42,19 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 CONV_NB = "06_conv_arithmetic.ipynb"
 EXPLORER_TITLE = "Convolution explorer"  # coursekit.widgets.ConvExplorer.title
-ERROR_OUTPUT = ".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"
-
-# Reused as they are: Chromium once per module, a fresh page per test.
-browser = tb.browser
-page = tb.page
-
-
-def _lab_env(home: Path) -> dict[str, str]:
-    """tests/test_browser.py's isolated Jupyter environment, with live widgets and inline plots."""
-    env = tb._isolated_env(home)  # already drops COURSEKIT_STATIC_WIDGETS
-    # tests/conftest.py sets MPLBACKEND=Agg for the test process; in Lab the kernel
-    # must pick its inline backend, or plt.show() draws nothing and warns.
-    env.pop("MPLBACKEND", None)
-    env.pop("COURSEKIT_GRADING", None)
-    return env
 
 
 @pytest.fixture(scope="module")
 def course_lab(tmp_path_factory):
-    """JupyterLab on a free port with a random token, serving a copy of notebook 06."""
-    tb._require_chromium()
+    """JupyterLab serving a copy of notebook 06; see ``helpers.start_lab``."""
+    require_chromium()
     if not (NOTEBOOKS / CONV_NB).is_file():
         pytest.skip(f"notebooks/{CONV_NB} does not exist yet")
     root = tmp_path_factory.mktemp("course-lab-root")
     home = tmp_path_factory.mktemp("course-lab-home")
     shutil.copy(NOTEBOOKS / CONV_NB, root / CONV_NB)  # coursekit finds data/ via its package
-    port, token = tb._free_port(), secrets.token_hex(16)
-    cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--ServerApp.port_retries=0", "--LabApp.news_url=None", "--allow-root",
-    ]  # fmt: skip
-    log_path = home / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=root, env=_lab_env(home), stdout=log, stderr=log)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_for_server(proc, base, token, log_path)
-            yield {"url": base, "token": token, "root": root, "log": log_path}
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-
-
-def _wait_for_server(proc: subprocess.Popen, base: str, token: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    request = urllib.request.Request(
-        f"{base}/api/status", headers={"Authorization": f"token {token}"}
-    )
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited early:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(request, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"JupyterLab did not answer within 60 s:\n{log.read_text()}")
-        time.sleep(0.3)
-
-
-def error_outputs(page) -> list[str]:
-    """Texts of stderr outputs that are errors (tracebacks), not mere warnings."""
-    texts = page.locator(ERROR_OUTPUT).all_text_contents()  # cells out of view too
-    return [t for t in texts if "Error" in t or "Traceback" in t]
+    with start_lab(root, home, isolated_env(home)) as server:
+        yield server
 
 
 def explorer_state(explorer) -> dict[str, int]:
@@ -139,7 +86,7 @@ def test_conv_explorer_is_live_in_jupyterlab(course_lab, page, tmp_path):
 
     start = time.monotonic()
     page.set_viewport_size({"width": 1280, "height": 1600})  # the whole explorer in one shot
-    tb.open_notebook(page, course_lab, CONV_NB)
+    open_notebook(page, course_lab, CONV_NB)
     # The stored outputs carry execution counts and a static explorer; cleared, every
     # count and widget seen after Run All comes from this run.
     page.locator(".jp-NotebookPanel .jp-Notebook").first.click()
@@ -149,7 +96,7 @@ def test_conv_explorer_is_live_in_jupyterlab(course_lab, page, tmp_path):
         "() => ![...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
         ".some(p => /\\[\\d+\\]/.test(p.textContent))"
     )
-    tb.run_all(page)
+    run_all(page)
     explorer = page.locator(".widget-vbox").filter(has_text=EXPLORER_TITLE).last
     explorer.wait_for(state="visible", timeout=30_000)
     info = explorer.locator(".widget-html").filter(has_text="output:").first
@@ -161,13 +108,13 @@ def test_conv_explorer_is_live_in_jupyterlab(course_lab, page, tmp_path):
     before = info.text_content()
     assert expected_output_line(state) in before
 
-    # The stride slider, moved one step with the keyboard (tests/test_browser.py's helper
+    # The stride slider, moved one step with the keyboard (tests/helpers.py's move_slider
     # counts sliders over the whole page).
     sliders = page.locator(".widget-slider")
     labels = [s.strip() for s in sliders.locator(".widget-label").all_text_contents()]
     index = next(i for i, t in enumerate(labels) if t.startswith("stride"))
     step = 1 if state["stride"] < 4 else -1
-    tb.move_slider(page, index, step)
+    move_slider(page, index, step)
     state["stride"] += step
     wanted = expected_output_line(state)
     expect(info).to_contain_text(wanted, timeout=15_000)
@@ -178,8 +125,8 @@ def test_conv_explorer_is_live_in_jupyterlab(course_lab, page, tmp_path):
     shot = tmp_path / "conv-explorer.png"
     explorer.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
-    assert error_outputs(page) == []
-    warnings = page.locator(ERROR_OUTPUT).all_text_contents()
+    assert output_errors(page) == []
+    warnings = stderr_outputs(page)
     if warnings:  # allowed here (tests/test_notebook_format.py forbids them in stored outputs)
         print("stderr in JupyterLab:", *warnings, sep="\n")
     print(f"{before[:20]!r} -> {after[:20]!r}; screenshot {shot}")
@@ -190,7 +137,7 @@ def test_conv_explorer_is_live_in_jupyterlab(course_lab, page, tmp_path):
 # slides
 # --------------------------------------------------------------------------- #
 def test_every_course_notebook_renders_to_slides(tmp_path, page):
-    tb._require_chromium()
+    require_chromium()
     course = course_notebooks(NOTEBOOKS)
     if not course:
         pytest.skip("no course notebooks in notebooks/ yet")
@@ -201,7 +148,7 @@ def test_every_course_notebook_renders_to_slides(tmp_path, page):
         "--output-dir", str(out), *map(str, course),
     ]  # fmt: skip
     done = subprocess.run(
-        cmd, cwd=tmp_path, env=_lab_env(tmp_path / "home"), capture_output=True, text=True,
+        cmd, cwd=tmp_path, env=isolated_env(tmp_path / "home"), capture_output=True, text=True,
         timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -219,12 +166,8 @@ def test_every_course_notebook_renders_to_slides(tmp_path, page):
 
     nb = nbformat.read(NOTEBOOKS / CONV_NB, as_version=4)
     n_slides = sum(c.metadata.get("slideshow", {}).get("slide_type") == "slide" for c in nb.cells)
-    # Offline: block every request that is not the local file (reveal.js CDN etc.).
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
-    page.goto(deck.as_uri(), wait_until="domcontentloaded")
-    slides = page.locator(".reveal .slides > section")
+    slides = open_deck(page, deck)
     assert slides.count() == n_slides >= 5
     assert re.search(r"06 · Convolution arithmetic", slides.nth(0).inner_text())
-    assert page.locator(ERROR_OUTPUT).count() == 0
-    assert page.locator(".jp-OutputArea-output[data-mime-type*='stderr']").count() == 0
+    assert count_stderr(page) == 0
     page.screenshot(path=str(tmp_path / "deck-06.png"))

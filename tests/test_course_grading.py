@@ -29,6 +29,7 @@ import pytest
 sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402
+from helpers import gid, tree_hash, write  # noqa: E402
 
 from coursekit.grading import cli  # noqa: E402
 from coursekit.grading.release import (  # noqa: E402
@@ -41,10 +42,6 @@ from coursekit.grading.release import (  # noqa: E402
     release_notebook,
 )
 from coursekit.notebooks import course_notebooks  # noqa: E402
-
-# Shared helpers of the sample-notebook tests (tests/ is not a package).
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_autograde import gid, tree_hash, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat  # noqa: E402
 import pytest
+from helpers import tree_hash
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook  # noqa: E402
 
 from coursekit.grading import cli  # noqa: E402
@@ -30,14 +31,6 @@ def meta(gid, grade=False, solution=False, locked=False, points=None):
     if points is not None:
         m["points"] = points
     return {"nbgrader": m}
-
-
-def tree_hash(folder: Path) -> dict[str, str]:
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture

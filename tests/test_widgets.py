@@ -8,6 +8,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import base64  # noqa: E402
 import itertools  # noqa: E402
+import math  # noqa: E402
 
 import ipywidgets as W  # noqa: E402
 import numpy as np  # noqa: E402
@@ -67,16 +68,91 @@ def test_conv_explorer_stride_changes_the_output_size():
     assert ex.controls["position"].max == 3 and ex.controls["play"].max == 3
 
 
+def _formula_line(ex) -> str:
+    (line,) = [t for t in ex.info_lines if t.startswith(("floor(", "(N"))]
+    return line
+
+
+def _evaluate(filled: str) -> int:
+    """A filled-in formula of the info text, evaluated as Python arithmetic."""
+    return eval(filled.replace("·", "*").replace("−", "-"), {"floor": math.floor})
+
+
+@pytest.mark.parametrize(
+    ("setting", "line"),
+    [
+        # Textbook form for dilation 1: the numbers follow N, 2P, F, S term by term.
+        (
+            dict(input_size=7, kernel_size=3, stride=1, padding=1),
+            "floor((N + 2P − F) / S) + 1 = floor((7 + 2·1 − 3) / 1) + 1 "
+            "= floor(6 / 1) + 1 = 6 + 1 = 7",
+        ),
+        (
+            dict(input_size=7, kernel_size=3, stride=3),
+            "floor((N + 2P − F) / S) + 1 = floor((7 + 2·0 − 3) / 3) + 1 "
+            "= floor(4 / 3) + 1 = 1 + 1 = 2",
+        ),
+        # With dilation the general form, its D·(F − 1) + 1 term shown, not hidden in F.
+        (
+            dict(input_size=7, kernel_size=3, stride=1, padding=1, dilation=2),
+            "floor((N + 2P − D·(F − 1) − 1) / S) + 1 = floor((7 + 2·1 − 2·(3 − 1) − 1) / 1) + 1 "
+            "= floor(4 / 1) + 1 = 4 + 1 = 5",
+        ),
+        (
+            dict(input_size=10, kernel_size=3, stride=2, padding=0, dilation=3),
+            "floor((N + 2P − D·(F − 1) − 1) / S) + 1 = floor((10 + 2·0 − 3·(3 − 1) − 1) / 2) + 1 "
+            "= floor(3 / 2) + 1 = 1 + 1 = 2",
+        ),
+        (
+            dict(input_size=3, kernel_size=3, stride=2, padding=1, transposed=True),
+            "(N − 1)·S − 2P + F + output padding = (3 − 1)·2 − 2·1 + 3 + 0 = 5",
+        ),
+        (
+            dict(input_size=4, kernel_size=3, stride=2, padding=1, dilation=2, transposed=True),
+            "(N − 1)·S − 2P + D·(F − 1) + 1 + output padding "
+            "= (4 − 1)·2 − 2·1 + 2·(3 − 1) + 1 + 0 = 9",
+        ),
+    ],
+)
+def test_conv_explorer_formula_numbers_follow_the_formula(setting, line):
+    ex = widgets.ConvExplorer(**setting)
+    assert _formula_line(ex) == line
+    # The filled-in numbers really give the printed size, and so does PyTorch.
+    filled = line.split(" = ")[1]
+    size = int(line.rsplit(" = ", 1)[1])
+    assert _evaluate(filled) == size
+    n, k, s = setting["input_size"], setting["kernel_size"], setting["stride"]
+    p, d = setting.get("padding", 0), setting.get("dilation", 1)
+    x = torch.zeros(1, 1, n, n)
+    w = torch.zeros(1, 1, k, k)
+    conv = F.conv_transpose2d if setting.get("transposed") else F.conv2d
+    assert conv(x, w, stride=s, padding=p, dilation=d).shape[-1] == size
+    assert f"output: {size} × {size} × 1" in ex.info_text
+    assert ex.info_text.count("fits exactly") <= 1  # said once, not twice
+
+
+def test_conv_explorer_exact_fit_is_said_once():
+    ex = widgets.conv_explorer(input_size=7, kernel_size=3, stride=3)
+    assert ex.info_text.count("fits exactly") == 1
+    assert "fits exactly: no, the last 1 row(s) and column(s) of the padded input" in ex.info_text
+    ex.controls["padding"].value = 1  # (7 + 2 - 3) / 3 = 2: now it fits
+    assert ex.info_text.count("fits exactly") == 1
+    assert "fits exactly: yes" in ex.info_text and "output: 3 × 3" in ex.info_text
+
+
 def test_conv_explorer_transposed_3_to_5():
     ex = widgets.conv_explorer(input_size=3, kernel_size=3, stride=2, padding=1)
     assert "output: 2 × 2" in ex.info_text
     assert ex.controls["output_padding"].disabled
     _changes_figure(ex, "transposed", True)
     assert "output: 5 × 5 × 1  (transposed)" in ex.info_text
-    assert "(3-1)·2 - 2·1 + 1·(3-1) + 0 + 1 = 5" in ex.info_text
+    assert "= (3 − 1)·2 − 2·1 + 3 + 0 = 5" in ex.info_text
+    assert "padding F − 1 − P = 3 − 1 − 1 = 1 on each side" in ex.info_text
+    assert "fits exactly" not in ex.info_text
     assert not ex.controls["output_padding"].disabled
     ex.controls["output_padding"].value = 1
     assert "output: 6 × 6" in ex.info_text
+    assert "= (3 − 1)·2 − 2·1 + 3 + 1 = 6" in ex.info_text
 
 
 def test_conv_explorer_parameter_count_and_play_animation():

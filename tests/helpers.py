@@ -1,0 +1,277 @@
+"""Plain helper functions shared by the test modules (``import helpers``).
+
+pytest puts tests/ on ``sys.path`` (it holds a conftest.py and no __init__.py),
+so test modules import this file directly; test modules never import each other.
+
+Two groups:
+
+* notebooks and folders: ``gid``, ``write``, ``tree_hash``;
+* JupyterLab in headless Chromium (Playwright): ``require_chromium``,
+  ``isolated_env``, ``start_lab`` to serve a folder, then ``open_notebook``,
+  ``run_all``, ``move_slider``, ``wait_for_text`` ... on a Playwright page.
+  The ``browser`` and ``page`` fixtures live in tests/conftest.py.
+
+Nothing here imports Playwright, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VENV_BIN = Path(sys.executable).parent
+# Every stderr output: tracebacks, and warnings too.
+STDERR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+
+
+# --------------------------------------------------------------------------- #
+# notebooks and folders
+# --------------------------------------------------------------------------- #
+def gid(cell) -> str | None:
+    """The nbgrader ``grade_id`` of a cell, or None for a cell without nbgrader metadata."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def write(nb, path: Path) -> None:
+    """Write notebook ``nb`` to ``path``, creating its folders."""
+    import nbformat  # not at import time: conftest imports this module for every run
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def tree_hash(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file below ``folder``, by relative path: equal dicts, same tree."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+# --------------------------------------------------------------------------- #
+# a JupyterLab server
+# --------------------------------------------------------------------------- #
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require_chromium() -> None:
+    """Skip the calling test unless Chromium and Playwright are installed."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium not installed: apt-get install chromium")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """Environment for Jupyter with its config, data and settings inside ``home``.
+
+    Kernels started from it run this venv's python with live widgets and
+    matplotlib's inline backend, as a student's Lab would.
+    """
+    env = dict(os.environ)
+    env["PATH"] = str(VENV_BIN) + os.pathsep + env.get("PATH", "")  # kernel "python" = this venv
+    for var, sub in [
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"),
+        ("IPYTHONDIR", "ipython"),
+    ]:
+        env[var] = str(home / sub)
+    env.pop("COURSEKIT_STATIC_WIDGETS", None)  # real widgets in the browser
+    # tests/conftest.py sets MPLBACKEND=Agg for the test process; a kernel must pick
+    # its inline backend, or plt.show() draws nothing and warns.
+    env.pop("MPLBACKEND", None)
+    env.pop("COURSEKIT_GRADING", None)  # checks print "not attempted" instead of raising
+    env.setdefault("OMP_NUM_THREADS", "1")
+    # No "would you like news?" toast over the notebook.
+    settings = home / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    return env
+
+
+@contextlib.contextmanager
+def start_lab(root: Path, home: Path, env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """Serve ``root`` with JupyterLab on a free port and a random token; always shut it down.
+
+    Yields ``{"base": url, "token": ..., "root": root, "log": path of the server log}``.
+    """
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable, "-m", "jupyterlab",
+        "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.open_browser=False",
+        "--ServerApp.port_retries=0",
+        "--LabApp.news_url=None",
+    ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI often run as root
+    log_path = home / "server.log"
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=log)
+        try:
+            _wait_for_server(proc, base, token, log_path)
+            yield {"base": base, "token": token, "root": root, "log": log_path}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def _wait_for_server(proc: subprocess.Popen, base: str, token: str, log: Path) -> None:
+    """Poll the server's status API until it answers; raise with its log if it never does."""
+    deadline = time.monotonic() + 60
+    request = urllib.request.Request(
+        f"{base}/api/status", headers={"Authorization": f"token {token}"}
+    )
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"JupyterLab did not answer within 60 s:\n{log.read_text()}")
+        time.sleep(0.3)
+
+
+# --------------------------------------------------------------------------- #
+# driving JupyterLab from a Playwright page
+# --------------------------------------------------------------------------- #
+def open_notebook(page, server: dict[str, Any], name: str) -> None:
+    """Open ``name`` in the Lab of ``server`` (from :func:`start_lab`); wait for its kernel."""
+    page.goto(f"{server['base']}/lab/tree/{name}?token={server['token']}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible", timeout=60_000)
+    wait_for_kernel_idle(page)
+
+
+def wait_for_kernel_idle(page, timeout: float = 60_000) -> None:
+    """Wait until the kernel is connected and idle and no cell is queued or running.
+
+    The status bar reads "<kernel> | Idle" only once a kernel is connected
+    (before that: "Starting", "Connecting", "Unknown"); the toolbar's execution
+    indicator and the "[*]" prompts cover cells still running.
+    """
+    page.wait_for_function(
+        """() => {
+            const bar = document.querySelector('#jp-main-statusbar');
+            const connected = bar && / \\| Idle/.test(bar.textContent);
+            const ind = document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator');
+            const idle = ind && ind.getAttribute('data-status') === 'idle';
+            const busy = [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]
+                .some(p => p.textContent.includes('*'));
+            return connected && idle && !busy;
+        }""",
+        timeout=timeout,
+    )
+
+
+def run_all(page) -> None:
+    """Run > Run All Cells from the menu bar, then wait for every cell to finish."""
+    page.locator(".jp-NotebookPanel .jp-Notebook").first.click()
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    # Every code cell has an execution count once it ran.
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=60_000,
+    )
+    wait_for_kernel_idle(page)
+
+
+def move_slider(page, index: int, steps: int) -> None:
+    """Move the ``index``-th ipywidgets slider of the page by ``steps`` (negative: left).
+
+    With the arrow keys, as a keyboard user would.
+    """
+    handle = page.locator(".widget-slider .noUi-handle").nth(index)
+    handle.wait_for(state="visible")
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    key = "ArrowRight" if steps > 0 else "ArrowLeft"
+    for _ in range(abs(steps)):
+        handle.press(key)
+
+
+def slider_value(page, index: int) -> str:
+    """The readout text of the ``index``-th slider of the page."""
+    return page.locator(".widget-slider .widget-readout").nth(index).text_content().strip()
+
+
+def wait_for_text(page, text: str, selector: str = ".jp-OutputArea", timeout: float = 15_000):
+    """Wait until an element matching ``selector`` shows ``text``; returns the locator."""
+    loc = page.locator(selector).filter(has_text=text).first
+    loc.wait_for(state="visible", timeout=timeout)
+    return loc
+
+
+def stderr_outputs(page) -> list[str]:
+    """Texts of every stderr output (tracebacks and warnings) in the open notebook.
+
+    ``text_content``, not ``inner_text``: JupyterLab 4 skips rendering cells out
+    of view (CSS content-visibility), and their inner text is then empty.
+    """
+    return page.locator(STDERR_OUTPUT).all_text_contents()
+
+
+def output_errors(page) -> list[str]:
+    """Texts of the stderr outputs that are errors (tracebacks), not mere warnings."""
+    return [t for t in stderr_outputs(page) if "Error" in t or "Traceback" in t]
+
+
+def open_deck(page, deck: Path):
+    """Open a reveal.js deck offline (only file: requests are served); returns its slides.
+
+    The slides are the top-level ``<section>`` elements, one per "slide" cell.
+    """
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+    page.goto(deck.as_uri(), wait_until="domcontentloaded")
+    return page.locator(".reveal .slides > section")
+
+
+def count_stderr(page) -> int:
+    """How many stderr outputs the open page (notebook, deck or HTML export) shows."""
+    return page.locator("[data-mime-type*='stderr']").count()
