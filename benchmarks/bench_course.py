@@ -38,24 +38,32 @@ def main(argv: list[str] | None = None) -> int:
             copy = Path(tmp) / src.name
             shutil.copy(src, copy)
             result = execute_notebook(copy, write=False)
-            rows.append((src.name, result.seconds, result.peak_mb, result.error))
-            print(f"{src.name:<36} {result.seconds:7.1f} s {result.peak_mb:8.0f} MiB", flush=True)
+            rows.append(
+                (src.name, result.seconds, result.kernel_peak_mb, result.peak_mb, result.error)
+            )
+            print(
+                f"{src.name:<36} {result.seconds:7.1f} s {result.kernel_peak_mb:8.0f} MiB "
+                f"({result.peak_mb:.0f} MiB with child processes)",
+                flush=True,
+            )
 
     total = sum(r[1] for r in rows)
     lines = [
         f"Course run time, {date.today()}, {platform.machine()}, Python "
         f"{platform.python_version()}, {__import__('os').cpu_count()} cores",
         "",
-        "| notebook | seconds | peak memory (MiB) | goal met |",
-        "| --- | ---: | ---: | --- |",
+        "| notebook | seconds | peak memory, kernel (MiB) | with child processes (MiB) | goal met |",
+        "| --- | ---: | ---: | ---: | --- |",
     ]
     ok_all = True
-    for name, secs, mb, err in rows:
+    for name, secs, kernel_mb, mb, err in rows:
+        # The memory goal counts every process the notebook starts (torchrun workers too).
         ok = err is None and secs < GOAL_EACH_S and mb < GOAL_MEMORY_MB
         ok_all &= ok
         status = "yes" if ok else (f"no: {err}" if err else "no")
-        lines.append(f"| {name} | {secs:.1f} | {mb:.0f} | {status} |")
-    lines.append(f"| **total** | **{total:.1f}** | | {'yes' if total < GOAL_TOTAL_S else 'no'} |")
+        lines.append(f"| {name} | {secs:.1f} | {kernel_mb:.0f} | {mb:.0f} | {status} |")
+    met_total = "yes" if total < GOAL_TOTAL_S else "no"
+    lines.append(f"| **total** | **{total:.1f}** | | | {met_total} |")
     ok_all &= total < GOAL_TOTAL_S
     lines += [
         "",

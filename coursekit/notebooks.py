@@ -39,8 +39,9 @@ class RunResult:
 
     path: Path
     seconds: float
-    peak_mb: float
+    peak_mb: float  # the kernel and every process it started (e.g. torchrun workers)
     error: str | None = None
+    kernel_peak_mb: float = 0.0  # the kernel process alone
 
 
 def course_notebooks(folder: str | Path = "notebooks") -> list[Path]:
@@ -92,7 +93,7 @@ def stderr_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
 
 
 def _watch_peak_memory(pid_getter, stop: threading.Event, peak: list[float]) -> None:
-    """Poll the kernel's resident memory (with its children) until ``stop`` is set."""
+    """Poll resident memory until ``stop`` is set: ``peak`` = [with children, kernel alone]."""
     try:
         import psutil
     except ImportError:  # memory figures are a nicety, not a requirement
@@ -102,9 +103,10 @@ def _watch_peak_memory(pid_getter, stop: threading.Event, peak: list[float]) -> 
         if pid:
             try:
                 proc = psutil.Process(pid)
-                rss = proc.memory_info().rss
-                rss += sum(c.memory_info().rss for c in proc.children(recursive=True))
-                peak[0] = max(peak[0], rss / 2**20)
+                own = proc.memory_info().rss
+                total = own + sum(c.memory_info().rss for c in proc.children(recursive=True))
+                peak[0] = max(peak[0], total / 2**20)
+                peak[1] = max(peak[1], own / 2**20)
             except psutil.Error:
                 pass
         stop.wait(0.05)
@@ -129,7 +131,8 @@ def execute_notebook(
 
     Returns
     -------
-    RunResult with wall-clock seconds and the kernel's peak resident memory in MiB.
+    RunResult with wall-clock seconds and peak resident memory in MiB (the kernel
+    alone, and with the processes it started).
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -147,7 +150,7 @@ def execute_notebook(
         resources={"metadata": {"path": str(path.parent.resolve())}},
         record_timing=False,
     )
-    peak = [0.0]
+    peak = [0.0, 0.0]
     stop = threading.Event()
 
     def kernel_pid() -> int | None:
@@ -175,7 +178,9 @@ def execute_notebook(
             os.environ["COURSEKIT_STATIC_WIDGETS"] = env_backup
     if write and error is None:
         nbformat.write(normalise(nb), path)
-    return RunResult(path=path, seconds=seconds, peak_mb=peak[0], error=error)
+    return RunResult(
+        path=path, seconds=seconds, peak_mb=peak[0], error=error, kernel_peak_mb=peak[1]
+    )
 
 
 def _execute_with_papermill(path: Path, parameters: dict, timeout: int) -> RunResult:

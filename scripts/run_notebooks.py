@@ -35,11 +35,16 @@ def times_table(results: list[RunResult]) -> str:
     """Markdown table of run times and peak memory, with the machine it ran on."""
     import os
 
-    rows = ["| notebook | seconds | peak memory (MiB) |", "| --- | ---: | ---: |"]
+    rows = [
+        "| notebook | seconds | peak memory, kernel (MiB) | with its child processes (MiB) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for r in results:
-        rows.append(f"| `{r.path.name}` | {r.seconds:.1f} | {r.peak_mb:.0f} |")
+        rows.append(
+            f"| `{r.path.name}` | {r.seconds:.1f} | {r.kernel_peak_mb:.0f} | {r.peak_mb:.0f} |"
+        )
     total = sum(r.seconds for r in results)
-    rows.append(f"| **total** | **{total:.1f}** | |")
+    rows.append(f"| **total** | **{total:.1f}** | | |")
     cpu = f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}"
     return "\n".join(rows) + f"\n\nMeasured by `make notebooks` on {cpu}."
 
@@ -75,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         for i, text in warnings:
             failed = True
             print(f"  cell {i} printed to stderr (fix the warning): {text.strip()[:300]}")
-        print(f"  {result.seconds:.1f} s, peak {result.peak_mb:.0f} MiB")
+        print(
+            f"  {result.seconds:.1f} s, peak {result.kernel_peak_mb:.0f} MiB "
+            f"({result.peak_mb:.0f} MiB with child processes)"
+        )
     table = times_table(results)
     print(table)
     if not failed and len(results) == len(course_notebooks(ROOT / "notebooks")):
