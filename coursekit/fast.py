@@ -46,6 +46,7 @@ from coursekit.device import (
     prepare_model,
     use_channels_last,
 )
+from coursekit.timing import synchronize
 
 __all__ = [
     "GpuLoader",
@@ -65,14 +66,6 @@ __all__ = [
 # --------------------------------------------------------------------------- #
 # small helpers
 # --------------------------------------------------------------------------- #
-def synchronize(device: torch.device) -> None:
-    """Wait until every kernel queued on ``device`` has finished (no-op on CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def _resolve_device(device: Any) -> torch.device:
     return get_device(device, verbose=False)
 
