@@ -26,9 +26,10 @@ __all__ = [
 ]
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-# Notebook-level metadata we keep; everything else (widget state, user names,
-# jupytext or editor settings) is machine- or user-specific.
-_KEEP_NB_METADATA = {"kernelspec", "language_info", "celltoolbar", "title"}
+# Notebook-level metadata we keep; everything else (user names, jupytext or
+# editor settings) is machine- or user-specific. "widgets" holds the final state
+# of widgets such as progress bars, so a stored bar opens at 100%, not 0%.
+_KEEP_NB_METADATA = {"kernelspec", "language_info", "celltoolbar", "title", "widgets"}
 # Cell metadata we keep: tags (nbval, papermill), slides, nbgrader, editable flags.
 _KEEP_CELL_METADATA = {"tags", "slideshow", "nbgrader", "editable", "deletable", "jupyter"}
 
