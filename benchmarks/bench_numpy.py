@@ -172,7 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if hasattr(os, "getloadavg"):
         # timings on a shared machine swing wildly (BLAS threads fight for cores)
-        print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+        load = os.getloadavg()[0]
+        print(f"load average before the run: {load:.2f} on {os.cpu_count()} CPUs")
+        if load > 0.5 * (os.cpu_count() or 1):
+            print("warning: the machine is busy; timings (NumPy's above all) may be far off")
     rows = [
         ("conv 3->16 fwd+bwd (64x3x32x32, 3x3, pad 1)", *bench_conv(3, 16, repeats, rng)),
         ("conv 16->32 fwd+bwd (64x16x32x32, 3x3, pad 1)", *bench_conv(16, 32, repeats, rng)),

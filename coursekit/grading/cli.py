@@ -26,7 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="autograde submissions against the source notebooks")
     p.add_argument("source_dir")
     p.add_argument("submissions_dir")
-    p.add_argument("--out", default="grades")
+    p.add_argument(
+        "--out",
+        default="grades",
+        help="folder for scores.csv, scores.json and feedback/ (default grades)",
+    )
     p.add_argument("--timeout-cell", type=int, default=30, help="seconds per cell (default 30)")
     p.add_argument(
         "--timeout-notebook", type=int, default=600, help="seconds per notebook (default 600)"
