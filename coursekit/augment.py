@@ -9,6 +9,8 @@ Two flavours of the same ideas (notebooks 05, 07 and 09):
   samples: the randomness is a tensor of shape ``(N,)`` and the work is one
   vectorised op. This is what keeps a GPU busy when the data set already lives
   on it (see ``coursekit.fast.GpuLoader``).
+* ``AugmentedLoader`` puts a batched augmentation in front of any loader of
+  ``(x, y)`` batches, such as a ``DataLoader``, for the training set only.
 * **Per-sample torchvision pipelines** (``train_transforms``) for the classic
   ``Dataset`` + ``DataLoader`` route, where each image is augmented on the CPU
   by worker processes.
@@ -20,7 +22,7 @@ device as the images makes the result reproducible.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +42,7 @@ __all__ = [
     "color_jitter",
     "gaussian_noise",
     "BatchAugment",
+    "AugmentedLoader",
     "train_transforms",
     "DATASET_STATS",
 ]
@@ -384,6 +387,109 @@ class BatchAugment:
             f"BatchAugment(flip={self.flip}, crop_padding={self.crop_padding}, "
             f"rotation={self.rotation}, jitter={self.jitter}, noise={self.noise}, "
             f"crop_mode={self.crop_mode!r})"
+        )
+
+
+class AugmentedLoader:
+    """Wrap a loader so that every batch it yields is augmented afresh.
+
+    Each pass over the wrapper is one pass over ``loader``, with ``augment``
+    applied to the images of every batch; the labels pass through untouched.
+    One seeded ``torch.Generator`` drives all the randomness and keeps running
+    from epoch to epoch, so every epoch sees new augmentations, yet two
+    wrappers built with the same seed (over loaders that yield the same
+    batches) produce exactly the same ones. Wrap only the training loader:
+    validation and test images are never augmented.
+
+    Parameters
+    ----------
+    loader : iterable of (x, y)
+        Re-iterable source of batches, e.g. a ``torch.utils.data.DataLoader``;
+        ``x`` is a floating tensor of shape (N, C, H, W), ``y`` anything that
+        goes with it (labels of shape (N,)). ``len(loader)``, where defined,
+        is the number of batches.
+    augment : callable
+        Called as ``augment(x, generator=generator)`` on every batch, returning
+        the augmented batch, normally of shape (N, C, H, W); a ``BatchAugment``
+        or any function of this module, e.g. ``functools.partial(random_flip, p=0.5)``.
+    seed : int
+        Seed of the generator. The generator is created on the device of the
+        first batch, so the wrapper also works for loaders that yield GPU
+        tensors.
+
+    Yields
+    ------
+    x : Tensor of shape (N, C, H, W)
+        The augmented images.
+    y : the labels of the batch, unchanged
+
+    Examples
+    --------
+    >>> aug = BatchAugment(flip=True, crop_padding=4)
+    >>> train = AugmentedLoader(loaders["train"], aug, seed=0)  # doctest: +SKIP
+    >>> fit(model, train, loaders["val"], epochs=10)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        loader: Iterable,
+        augment: Callable[..., torch.Tensor],
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(loader, Iterable) or isinstance(loader, torch.Tensor):
+            raise TypeError(
+                f"loader must be an iterable of (x, y) batches such as a DataLoader, "
+                f"got {type(loader).__name__}"
+            )
+        if not callable(augment):
+            raise TypeError(
+                f"augment must be callable as augment(x, generator=g), e.g. a BatchAugment, "
+                f"got {augment!r}"
+            )
+        self.loader = loader
+        self.augment = augment
+        self.seed = check_nonneg_int(seed, "seed")
+        self.generator: torch.Generator | None = None
+
+    def _generator_for(self, x: torch.Tensor) -> torch.Generator:
+        # Created lazily: only the first batch tells us the device. One generator
+        # for the wrapper's lifetime, so the stream continues across epochs.
+        if self.generator is None:
+            self.generator = torch.Generator(device=x.device).manual_seed(self.seed)
+        elif self.generator.device.type != x.device.type:
+            raise ValueError(
+                f"x must stay on one device across batches: the generator lives on "
+                f"{self.generator.device}, got a batch on {x.device}"
+            )
+        return self.generator
+
+    def __len__(self) -> int:
+        """Number of batches per pass, that of ``loader``."""
+        try:
+            return len(self.loader)  # type: ignore[arg-type]
+        except TypeError as exc:
+            raise TypeError(
+                f"loader has no length: {type(self.loader).__name__} does not define __len__"
+            ) from exc
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, object]]:
+        for i, batch in enumerate(self.loader):
+            if not isinstance(batch, (tuple, list)):
+                raise TypeError(
+                    f"loader must yield (x, y) pairs, got a {type(batch).__name__} as batch {i}"
+                )
+            if len(batch) != 2:
+                raise ValueError(
+                    f"loader must yield (x, y) pairs, got {len(batch)} items in batch {i}"
+                )
+            x, y = batch
+            x = _check_images(x, f"x (the images of batch {i})")
+            yield self.augment(x, generator=self._generator_for(x)), y
+
+    def __repr__(self) -> str:
+        return (
+            f"AugmentedLoader(loader={type(self.loader).__name__}, augment={self.augment!r}, "
+            f"seed={self.seed})"
         )
 
 

@@ -112,7 +112,8 @@ class LeNet(nn.Module):
     """LeNet-style CNN of notebook 07 (the PyTorch CIFAR-10 tutorial network).
 
     conv 5x5 (in -> 6), ReLU, max-pool 2, conv 5x5 (6 -> 16), ReLU, max-pool 2,
-    flatten, FC 16*s*s -> 120 -> 84 -> num_classes, with ReLU between the FC layers.
+    flatten, FC 16*s*s -> 120 -> 84 -> num_classes, with ReLU between the FC layers
+    and optional dropout before fc1 and fc2.
 
     Shape trace for ``LeNet()`` (3x32x32 input; batch dimension N omitted)::
 
@@ -127,6 +128,11 @@ class LeNet(nn.Module):
     input_size : int
         Height = width of the (square) input; fixes the flatten size
         (16*5*5 = 400 for 32, 16*4*4 = 256 for 28).
+    dropout : float in [0, 1)
+        Inverted-dropout probability on the inputs of fc1 and fc2 (the flattened
+        conv features and fc1's activations), where torchvision's AlexNet and
+        VGG put it too. Only active in training mode; 0 (the default) gives the
+        plain network. Dropout has no parameters, so the count does not change.
 
     Shapes
     ------
@@ -134,11 +140,18 @@ class LeNet(nn.Module):
     output : (N, num_classes) logits
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, input_size: int = 32) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 10,
+        input_size: int = 32,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         in_channels = check_positive_int(in_channels, "in_channels")
         num_classes = check_positive_int(num_classes, "num_classes")
         input_size = check_positive_int(input_size, "input_size")
+        dropout = check_probability(dropout, "dropout")
         # two (conv 5x5, pool 2) stages: s -> s-4 -> (s-4)//2 -> ... -4 -> //2
         side = _conv_out(_conv_out(_conv_out(_conv_out(input_size, 5), 2, 2), 5), 2, 2)
         if side < 1:
@@ -147,6 +160,7 @@ class LeNet(nn.Module):
                 f"leave a feature map, got {input_size}"
             )
         self.in_channels, self.num_classes, self.input_size = in_channels, num_classes, input_size
+        self.dropout = dropout
 
         self.conv1 = nn.Conv2d(in_channels, 6, kernel_size=5)
         self.pool1 = nn.MaxPool2d(2)
@@ -162,9 +176,17 @@ class LeNet(nn.Module):
         x = self.pool1(F.relu(self.conv1(x)))  # (N, 6, S-4, S-4) -> (N, 6, (S-4)/2, ...)
         x = self.pool2(F.relu(self.conv2(x)))  # (N, 16, s, s), s = 5 for S = 32
         x = self.flatten(x)  # (N, 16*s*s)
+        # Functional dropout: no extra rows in the summary table, and the
+        # identity in eval mode or for dropout = 0.
+        x = F.dropout(x, self.dropout, self.training)
         x = F.relu(self.fc1(x))  # (N, 120)
+        x = F.dropout(x, self.dropout, self.training)
         x = F.relu(self.fc2(x))  # (N, 84)
         return self.fc3(x)  # (N, num_classes)
+
+    def extra_repr(self) -> str:
+        # dropout is functional, so print(model) would not show it otherwise
+        return f"dropout={self.dropout}" if self.dropout > 0 else ""
 
 
 def lenet_digits(num_classes: int = 10) -> LeNet:

@@ -5,7 +5,8 @@
   16, 32 and 64 channels (the first block of stages 2 and 3 halves the size with
   stride 2), global average pooling and a fully connected layer: 6n + 2 weighted
   layers (ResNet-20, 32, 44, 56, 110). ``residual=False`` gives the "plain"
-  counterpart used to show the degradation problem.
+  counterpart used to show the degradation problem; ``width`` scales the
+  channels (width, 2 width, 4 width) for experiments sized for a CPU.
 * ``ResNet18``: the ImageNet ResNet-18 adapted to 32x32 inputs (3x3 stem with
   stride 1 and no max-pool), as in most CIFAR-10 training recipes.
 
@@ -175,11 +176,16 @@ class CifarResNet(nn.Module):
         "A" (the paper's CIFAR choice): parameter-free zero-padding shortcuts;
         "B": 1x1 projection where the shape changes.
     in_channels : int
+    width : int
+        Channels of the stem and the first stage; the stages have ``width``,
+        ``2 * width`` and ``4 * width`` channels. The paper's value is 16; a
+        narrower network (e.g. 8) keeps the design and trains faster on a CPU.
 
     Shapes
     ------
     input : (N, in_channels, H, W), H = W = 32 for CIFAR-10
-    stages : (N, 16, 32, 32) -> (N, 32, 16, 16) -> (N, 64, 8, 8)
+    stages : (N, w, H, W) -> (N, 2w, H/2, W/2) -> (N, 4w, H/4, W/4), w = width
+        (for width 16 on CIFAR-10: 16x32x32 -> 32x16x16 -> 64x8x8)
     output : (N, num_classes) logits
     """
 
@@ -190,6 +196,7 @@ class CifarResNet(nn.Module):
         residual: bool = True,
         shortcut: str = "A",
         in_channels: int = 3,
+        width: int = 16,
     ) -> None:
         super().__init__()
         depth = check_positive_int(depth, "depth")
@@ -201,28 +208,30 @@ class CifarResNet(nn.Module):
             )
         num_classes = check_positive_int(num_classes, "num_classes")
         in_channels = check_positive_int(in_channels, "in_channels")
+        w = check_positive_int(width, "width")
         check_in(shortcut, ("A", "B"), "shortcut")
         n = (depth - 2) // 6
         self.depth, self.num_classes, self.residual = depth, num_classes, residual
+        self.width = w
 
-        self.conv1 = conv3x3(in_channels, 16)
-        self.bn1 = nn.BatchNorm2d(16)
+        self.conv1 = conv3x3(in_channels, w)
+        self.bn1 = nn.BatchNorm2d(w)
         self.relu = nn.ReLU(inplace=True)
-        self.layer1 = _make_stage(16, 16, n, 1, shortcut, residual)
-        self.layer2 = _make_stage(16, 32, n, 2, shortcut, residual)
-        self.layer3 = _make_stage(32, 64, n, 2, shortcut, residual)
+        self.layer1 = _make_stage(w, w, n, 1, shortcut, residual)
+        self.layer2 = _make_stage(w, 2 * w, n, 2, shortcut, residual)
+        self.layer3 = _make_stage(2 * w, 4 * w, n, 2, shortcut, residual)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
-        self.fc = nn.Linear(64, num_classes)
+        self.fc = nn.Linear(4 * w, num_classes)
         _init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, C, H, W) -> logits (N, num_classes)."""
-        x = self.relu(self.bn1(self.conv1(x)))  # (N, 16, H, W)
-        x = self.layer1(x)  # (N, 16, H, W)
-        x = self.layer2(x)  # (N, 32, H/2, W/2)
-        x = self.layer3(x)  # (N, 64, H/4, W/4)
-        x = self.flatten(self.avgpool(x))  # (N, 64)
+        """x: (N, C, H, W) -> logits (N, num_classes); w = width."""
+        x = self.relu(self.bn1(self.conv1(x)))  # (N, w, H, W)
+        x = self.layer1(x)  # (N, w, H, W)
+        x = self.layer2(x)  # (N, 2w, H/2, W/2)
+        x = self.layer3(x)  # (N, 4w, H/4, W/4)
+        x = self.flatten(self.avgpool(x))  # (N, 4w)
         return self.fc(x)  # (N, num_classes)
 
 
@@ -274,57 +283,77 @@ class ResNet18(nn.Module):
         return self.fc(x)  # (N, num_classes)
 
 
-def resnet20(**kwargs) -> CifarResNet:
-    """ResNet-20 (n = 3), about 0.27M parameters."""
-    return CifarResNet(20, **kwargs)
+def resnet20(*, width: int = 16, **kwargs) -> CifarResNet:
+    """ResNet-20 (n = 3), about 0.27M parameters at width 16.
+
+    Other keyword arguments (``num_classes``, ``in_channels``, ``shortcut``) go to
+    ``CifarResNet``.
+    """
+    return CifarResNet(20, width=width, **kwargs)
 
 
-def resnet32(**kwargs) -> CifarResNet:
-    """ResNet-32 (n = 5), about 0.46M parameters."""
-    return CifarResNet(32, **kwargs)
+def resnet32(*, width: int = 16, **kwargs) -> CifarResNet:
+    """ResNet-32 (n = 5), about 0.46M parameters at width 16.
+
+    Other keyword arguments (``num_classes``, ``in_channels``, ``shortcut``) go to
+    ``CifarResNet``.
+    """
+    return CifarResNet(32, width=width, **kwargs)
 
 
-def resnet44(**kwargs) -> CifarResNet:
-    """ResNet-44 (n = 7), about 0.66M parameters."""
-    return CifarResNet(44, **kwargs)
+def resnet44(*, width: int = 16, **kwargs) -> CifarResNet:
+    """ResNet-44 (n = 7), about 0.66M parameters at width 16.
+
+    Other keyword arguments (``num_classes``, ``in_channels``, ``shortcut``) go to
+    ``CifarResNet``.
+    """
+    return CifarResNet(44, width=width, **kwargs)
 
 
-def resnet56(**kwargs) -> CifarResNet:
-    """ResNet-56 (n = 9), about 0.85M parameters."""
-    return CifarResNet(56, **kwargs)
+def resnet56(*, width: int = 16, **kwargs) -> CifarResNet:
+    """ResNet-56 (n = 9), about 0.85M parameters at width 16.
+
+    Other keyword arguments (``num_classes``, ``in_channels``, ``shortcut``) go to
+    ``CifarResNet``.
+    """
+    return CifarResNet(56, width=width, **kwargs)
 
 
-def resnet110(**kwargs) -> CifarResNet:
-    """ResNet-110 (n = 18), about 1.7M parameters."""
-    return CifarResNet(110, **kwargs)
+def resnet110(*, width: int = 16, **kwargs) -> CifarResNet:
+    """ResNet-110 (n = 18), about 1.7M parameters at width 16.
+
+    Other keyword arguments (``num_classes``, ``in_channels``, ``shortcut``) go to
+    ``CifarResNet``.
+    """
+    return CifarResNet(110, width=width, **kwargs)
 
 
-def _plain(depth: int, kwargs: dict) -> CifarResNet:
+def _plain(depth: int, width: int, kwargs: dict) -> CifarResNet:
     if "residual" in kwargs:
         raise TypeError("plain networks have no shortcuts; do not pass residual=")
-    return CifarResNet(depth, residual=False, **kwargs)
+    return CifarResNet(depth, residual=False, width=width, **kwargs)
 
 
-def plain20(**kwargs) -> CifarResNet:
-    """Plain 20-layer network: ResNet-20 without shortcuts."""
-    return _plain(20, kwargs)
+def plain20(*, width: int = 16, **kwargs) -> CifarResNet:
+    """Plain 20-layer network: ResNet-20 without shortcuts (same parameters)."""
+    return _plain(20, width, kwargs)
 
 
-def plain32(**kwargs) -> CifarResNet:
-    """Plain 32-layer network: ResNet-32 without shortcuts."""
-    return _plain(32, kwargs)
+def plain32(*, width: int = 16, **kwargs) -> CifarResNet:
+    """Plain 32-layer network: ResNet-32 without shortcuts (same parameters)."""
+    return _plain(32, width, kwargs)
 
 
-def plain44(**kwargs) -> CifarResNet:
-    """Plain 44-layer network: ResNet-44 without shortcuts."""
-    return _plain(44, kwargs)
+def plain44(*, width: int = 16, **kwargs) -> CifarResNet:
+    """Plain 44-layer network: ResNet-44 without shortcuts (same parameters)."""
+    return _plain(44, width, kwargs)
 
 
-def plain56(**kwargs) -> CifarResNet:
-    """Plain 56-layer network: ResNet-56 without shortcuts."""
-    return _plain(56, kwargs)
+def plain56(*, width: int = 16, **kwargs) -> CifarResNet:
+    """Plain 56-layer network: ResNet-56 without shortcuts (same parameters)."""
+    return _plain(56, width, kwargs)
 
 
-def plain110(**kwargs) -> CifarResNet:
-    """Plain 110-layer network: ResNet-110 without shortcuts."""
-    return _plain(110, kwargs)
+def plain110(*, width: int = 16, **kwargs) -> CifarResNet:
+    """Plain 110-layer network: ResNet-110 without shortcuts (same parameters)."""
+    return _plain(110, width, kwargs)

@@ -1,5 +1,6 @@
 """Tests for coursekit.augment: batched tensor augmentation and torchvision pipelines."""
 
+import functools
 import math
 import time
 
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 
 from coursekit.augment import (
     DATASET_STATS,
+    AugmentedLoader,
     BatchAugment,
     color_jitter,
     gaussian_noise,
@@ -242,6 +244,73 @@ def test_errors_name_the_argument(batch):
 def test_generator_on_another_device_is_rejected(batch):
     with pytest.raises(ValueError, match="generator must live on the same device as x"):
         random_flip(batch.cuda(), generator=_gen())
+
+
+# --------------------------------------------------------------------------- #
+# AugmentedLoader
+# --------------------------------------------------------------------------- #
+def _batches(n_batches: int = 3, n: int = 4) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A list of (x, y) batches: x (n, 3, 6, 5) float32, y (n,) int64."""
+    g = _gen(21)
+    return [
+        (torch.rand(n, 3, 6, 5, generator=g), torch.arange(n) + 10 * b) for b in range(n_batches)
+    ]
+
+
+def test_augmented_loader_applies_augment_with_one_seeded_generator():
+    batches = _batches()
+    aug = BatchAugment(flip=True, crop_padding=2, noise=0.05)
+    out = list(AugmentedLoader(batches, aug, seed=5))
+    assert len(out) == len(batches)
+    # the same stream as calling aug batch by batch with one generator seeded 5
+    g = _gen(5)
+    for (xa, ya), (x, y) in zip(out, batches, strict=True):
+        assert xa.shape == x.shape and xa.dtype == x.dtype
+        torch.testing.assert_close(xa, aug(x, g), rtol=0, atol=0)
+        assert ya is y  # labels pass through untouched
+
+
+def test_augmented_loader_new_draws_every_epoch_but_reproducible():
+    batches = _batches()
+    aug = BatchAugment(flip=True, crop_padding=2, noise=0.05)
+    loader = AugmentedLoader(batches, aug, seed=0)
+    epoch1 = [x for x, _ in loader]
+    epoch2 = [x for x, _ in loader]
+    assert not torch.equal(epoch1[0], epoch2[0])  # the generator keeps running
+    again = AugmentedLoader(batches, aug, seed=0)
+    for a, b in zip(epoch1 + epoch2, [x for x, _ in again] + [x for x, _ in again], strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    other = [x for x, _ in AugmentedLoader(batches, aug, seed=1)]
+    assert not torch.equal(epoch1[0], other[0])
+
+
+def test_augmented_loader_len_and_dataloader():
+    ds = torch.utils.data.TensorDataset(torch.rand(10, 1, 4, 4), torch.arange(10))
+    dl = torch.utils.data.DataLoader(ds, batch_size=4)
+    loader = AugmentedLoader(dl, functools.partial(random_flip, p=1.0))
+    assert len(loader) == len(dl) == 3
+    xs = [x for x, _ in loader]
+    assert [x.shape[0] for x in xs] == [4, 4, 2]
+    torch.testing.assert_close(torch.cat(xs), ds.tensors[0].flip(-1))
+    assert "seed=0" in repr(loader) and "DataLoader" in repr(loader)
+
+
+def test_augmented_loader_errors():
+    aug = BatchAugment()
+    with pytest.raises(TypeError, match=r"loader must be an iterable of \(x, y\) batches"):
+        AugmentedLoader(3, aug)
+    with pytest.raises(TypeError, match="augment must be callable"):
+        AugmentedLoader(_batches(), "flip")
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+        AugmentedLoader(_batches(), aug, seed=-1)
+    with pytest.raises(TypeError, match="loader has no length"):
+        len(AugmentedLoader(iter(_batches()), aug))
+    with pytest.raises(ValueError, match=r"loader must yield \(x, y\) pairs, got 3 items"):
+        next(iter(AugmentedLoader([(1, 2, 3)], aug)))
+    with pytest.raises(TypeError, match=r"loader must yield \(x, y\) pairs, got a Tensor"):
+        next(iter(AugmentedLoader([torch.rand(2, 1, 3, 3)], aug)))
+    with pytest.raises(ValueError, match=r"x \(the images of batch 0\) must be 4-D"):
+        next(iter(AugmentedLoader([(torch.rand(2, 3, 3), torch.zeros(2))], aug)))
 
 
 # --------------------------------------------------------------------------- #

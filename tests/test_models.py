@@ -121,6 +121,54 @@ def test_lenet_digits():
     assert lenet_digits(num_classes=4).fc3.out_features == 4
 
 
+def test_lenet_dropout_changes_training_only():
+    torch.manual_seed(0)
+    plain = LeNet()
+    torch.manual_seed(0)
+    dropped = LeNet(dropout=0.5)
+    # dropout has no parameters: same count, same names, same initial weights
+    assert count_parameters(dropped) == count_parameters(plain) == 62_006
+    assert [n for n, _ in dropped.named_children()] == [n for n, _ in plain.named_children()]
+    x = torch.randn(4, 3, 32, 32)
+    plain.eval()
+    dropped.eval()
+    torch.testing.assert_close(dropped(x), plain(x), rtol=0, atol=0)  # eval: no dropout
+    dropped.train()
+    torch.manual_seed(1)
+    a = dropped(x)
+    assert not torch.allclose(a, plain(x))  # training: units are dropped...
+    torch.manual_seed(1)
+    torch.testing.assert_close(dropped(x), a, rtol=0, atol=0)  # ...reproducibly under a seed
+    assert "dropout=0.5" in repr(dropped) and "dropout" not in repr(plain)
+
+
+def test_lenet_dropout_sits_before_fc1_and_fc2():
+    # With p = 0.9 about 90% of what enters fc1 and fc2 is zeroed in training
+    # mode (ReLU adds zeros of its own); in eval mode only ReLU's zeros remain.
+    torch.manual_seed(0)
+    model = LeNet(dropout=0.9)
+    seen = {}
+    for name in ("fc1", "fc2"):
+        getattr(model, name).register_forward_pre_hook(
+            lambda m, inp, name=name: seen.__setitem__(name, inp[0])
+        )
+    x = torch.rand(16, 3, 32, 32)
+    zero_share = {}
+    for mode in ("train", "eval"):
+        getattr(model, mode)()
+        model(x)
+        zero_share[mode] = {k: float((v == 0).float().mean()) for k, v in seen.items()}
+    assert min(zero_share["train"].values()) > 0.85
+    assert max(zero_share["eval"].values()) < 0.7
+
+
+def test_lenet_dropout_errors():
+    with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\), got 1.0"):
+        LeNet(dropout=1.0)
+    with pytest.raises(TypeError, match="dropout must be a real number"):
+        LeNet(dropout="0.5")
+
+
 def test_lenet_rejects_too_small_input():
     with pytest.raises(ValueError, match="input_size must be at least 16.*got 12"):
         LeNet(input_size=12)

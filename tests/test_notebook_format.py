@@ -124,3 +124,13 @@ def test_nbval_markers_are_ones_nbval_recognises(path):
         for line in cell.source.splitlines():
             if "NBVAL_" in line and line.lstrip().startswith("#"):
                 assert re.fullmatch(r"\s*#\s*NBVAL_[A-Z_]+\s*", line), f"cell {i}: {line!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_code_cells_are_short(path):
+    long = [
+        (i, len(c.source.splitlines()))
+        for i, c in enumerate(_read(path).cells)
+        if c.cell_type == "code" and len(c.source.splitlines()) > 25
+    ]
+    assert not long, f"code cells over 25 lines (cell, lines): {long}; split them with prose"

@@ -27,10 +27,13 @@ def block_params(c_in: int, c_out: int, projection: bool) -> int:
     return body + (c_in * c_out + 2 * c_out if projection else 0)
 
 
-def cifar_params(n: int, option_b: bool = False) -> int:
-    """Stem conv + BN, three stages of n blocks (16, 32, 64 channels), FC 64 -> 10."""
-    total = 9 * 3 * 16 + 2 * 16 + 64 * 10 + 10
-    for c_in, c_out in [(16, 16), (16, 32), (32, 64)]:
+def cifar_params(
+    n: int, option_b: bool = False, width: int = 16, in_channels: int = 3, num_classes: int = 10
+) -> int:
+    """Stem conv + BN, three stages of n blocks (w, 2w, 4w channels), FC 4w -> classes."""
+    w = width
+    total = 9 * in_channels * w + 2 * w + 4 * w * num_classes + num_classes
+    for c_in, c_out in [(w, w), (w, 2 * w), (2 * w, 4 * w)]:
         total += block_params(c_in, c_out, option_b and c_in != c_out)
         total += (n - 1) * block_params(c_out, c_out, False)
     return total
@@ -122,6 +125,61 @@ def test_stage_shapes_and_forward():
     assert model.layer3(model.layer2(model.layer1(h))).shape == (2, 64, 8, 8)
     assert model(x).shape == (2, 7)
     assert [len(s) for s in (model.layer1, model.layer2, model.layer3)] == [3, 3, 3]
+
+
+@pytest.mark.parametrize("make", [resnet20, resnet56, plain20, plain56])
+def test_width_16_is_the_default_and_the_paper(make):
+    assert make().width == 16
+    assert count_parameters(make(width=16)) == count_parameters(make())
+    assert count_parameters(make()) == cifar_params((make().depth - 2) // 6)
+
+
+@pytest.mark.parametrize("width, n", [(4, 1), (8, 3), (8, 9), (24, 3)])
+def test_width_scales_every_stage(width, n):
+    depth = 6 * n + 2
+    model = CifarResNet(depth, width=width, in_channels=1, num_classes=7)
+    assert count_parameters(model) == cifar_params(n, width=width, in_channels=1, num_classes=7)
+    plain = CifarResNet(depth, residual=False, width=width, in_channels=1, num_classes=7)
+    assert count_parameters(plain) == count_parameters(model)  # option A adds nothing
+    option_b = CifarResNet(depth, width=width, shortcut="B", in_channels=1, num_classes=7)
+    assert count_parameters(option_b) == cifar_params(
+        n, option_b=True, width=width, in_channels=1, num_classes=7
+    )
+
+
+def test_width_forward_shapes():
+    torch.manual_seed(0)
+    model = resnet20(width=8, in_channels=1, num_classes=5)
+    x = torch.randn(2, 1, 12, 12)
+    h = model.relu(model.bn1(model.conv1(x)))
+    assert h.shape == (2, 8, 12, 12)
+    h = model.layer1(h)
+    assert h.shape == (2, 8, 12, 12)
+    h = model.layer2(h)
+    assert h.shape == (2, 16, 6, 6)
+    h = model.layer3(h)
+    assert h.shape == (2, 32, 3, 3)
+    assert model.fc.in_features == 32
+    assert model(x).shape == (2, 5)
+    assert plain56(width=4)(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_width_keeps_the_kaiming_initialisation():
+    torch.manual_seed(0)
+    model = plain56(width=8)
+    w = model.layer3[4].conv1.weight  # 32 -> 32, 3x3, fan_out = 32 * 9
+    expected_std = (2.0 / (32 * 9)) ** 0.5
+    assert abs(w.std().item() - expected_std) / expected_std < 0.05
+    assert torch.all(model.layer2[0].bn2.weight == 1)
+
+
+def test_width_errors():
+    with pytest.raises(ValueError, match="width must be an integer >= 1, got 0"):
+        CifarResNet(20, width=0)
+    with pytest.raises(TypeError, match="width must be an integer >= 1, got 8.0"):
+        resnet20(width=8.0)
+    with pytest.raises(TypeError):
+        resnet20(8)  # width is keyword-only: resnet20(8) would read as a depth
 
 
 def test_bad_depth_explains_6n_plus_2():
