@@ -2,7 +2,6 @@
 
 import functools
 import math
-import time
 
 import pytest
 import torch
@@ -205,14 +204,12 @@ def test_batch_augment_composition_matches_calls_in_order(batch):
     assert "crop_padding=2" in repr(aug)
 
 
-def test_batch_of_256_is_fast():
+def test_a_full_batch_with_every_augmentation_keeps_shape_and_dtype():
     x = torch.rand(256, 3, 32, 32, generator=_gen(0))
     aug = BatchAugment(flip=True, crop_padding=4, rotation=10, jitter=0.2, noise=0.05)
-    aug(x[:8])  # first-call overheads
-    t0 = time.perf_counter()
     out = aug(x, _gen(1))
-    assert out.shape == x.shape
-    assert time.perf_counter() - t0 < 5.0  # ~0.1 s alone; slack for a shared CPU
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert not torch.equal(out, x)
 
 
 def test_errors_name_the_argument(batch):

@@ -233,7 +233,6 @@ def test_cheats_pass_visible_checks_but_not_hidden_tests(course):
 
 def test_infinite_loop_times_out_and_grading_goes_on(course):
     assert statuses(course, "loop") == [("timeout", 0), ("failed", 0), ("passed", 1)]
-    assert course["seconds"] < 100
 
 
 def test_dead_kernels_score_zero_for_what_did_not_run(course):

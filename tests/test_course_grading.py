@@ -184,8 +184,8 @@ def test_student_edition_runs_top_to_bottom(student_dir, name):
             text = output_text(cell)
             assert NOT_ATTEMPTED in text, f"{name}, cell {index} ({gid(cell)}): {text!r}"
     cpu = float(output_text(nb.cells[-1]).strip())
+    # Speed is measured by benchmarks/bench_course.py, not asserted here.
     print(f"{name}: {wall:.1f} s wall, {cpu:.1f} s CPU")
-    assert cpu < CPU_BUDGET_S, f"{name} used {cpu:.0f} s of CPU (wall {wall:.0f} s)"
 
 
 # --------------------------------------------------------------------------- #
