@@ -35,7 +35,7 @@ import torch.nn as nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coursekit.augment import BatchAugment  # noqa: E402
-from coursekit.device import get_device  # noqa: E402
+from coursekit.device import describe_device, get_device  # noqa: E402
 from coursekit.fast import (  # noqa: E402
     achieved_tflops,
     compile_available,
@@ -43,16 +43,7 @@ from coursekit.fast import (  # noqa: E402
     peak_tflops,
     plain_loop_throughput,
 )
-
-# Forward MACs per 3x32x32 image, used when coursekit.summary.count_macs is
-# missing: ResNet-20/56 from He et al. (2015) as counted in NOTES, ResNet-18
-# (CIFAR variant, 3x3 stem, no max-pool) ~0.56 GMACs, LeNet conv+FC layers.
-FALLBACK_MACS = {
-    "LeNet": 651_720,
-    "ResNet-20": 40_800_000,
-    "ResNet-56": 125_800_000,
-    "ResNet-18": 556_000_000,
-}
+from coursekit.summary import count_macs  # noqa: E402
 
 
 def _models() -> dict[str, Callable[[], nn.Module]]:
@@ -67,20 +58,6 @@ def _models() -> dict[str, Callable[[], nn.Module]]:
     }
 
 
-def macs_per_image(name: str, model: nn.Module) -> tuple[int, str]:
-    """Forward MACs of one 3x32x32 image and where the number came from."""
-    try:
-        from coursekit.summary import count_macs
-
-        return int(count_macs(model, (3, 32, 32), device="cpu")), "count_macs"
-    except Exception:  # module missing or model not traceable: use the table
-        return FALLBACK_MACS[name], "table"
-
-
-def _device_label(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", default=None, help="tiny sizes (default on CPU)")
@@ -88,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="default 512 (quick: 8)")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default 30, quick: 2)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps (default 10, quick: 1)")
-    p.add_argument("--models", nargs="+", default=list(FALLBACK_MACS), choices=list(FALLBACK_MACS))
+    names = list(_models())
+    p.add_argument("--models", nargs="+", default=names, choices=names)
     p.add_argument("--device", default=None)
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile on the fast path")
     p.add_argument("--out", type=Path, default=None, help="write a .json or .md record")
@@ -110,7 +88,7 @@ def run(args: argparse.Namespace) -> dict:
     rows = []
     for name in args.models:
         model = _models()[name]()
-        macs, macs_src = macs_per_image(name, model)
+        macs = count_macs(model, (3, 32, 32), device="cpu")
         plain = plain_loop_throughput(model, (3, 32, 32), bs, steps, warmup, device=device)
         fast = measure_throughput(
             model, (3, 32, 32), bs, steps, warmup, device=device,
@@ -121,7 +99,6 @@ def run(args: argparse.Namespace) -> dict:
             {
                 "model": name,
                 "macs_per_image": macs,
-                "macs_source": macs_src,
                 "plain_images_per_s": plain["images_per_s"],
                 "fast_images_per_s": fast["images_per_s"],
                 "speedup": fast["images_per_s"] / plain["images_per_s"],
@@ -135,7 +112,7 @@ def run(args: argparse.Namespace) -> dict:
         )
         print(_format_row(rows[-1]), flush=True)
     return {
-        "device": _device_label(device),
+        "device": describe_device(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -191,7 +168,7 @@ def to_markdown(record: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     device = get_device(args.device, verbose=False)
-    print(f"device: {device} ({_device_label(device)})")
+    print(f"device: {describe_device(device)}")
     print(_HEADER)
     record = run(args)
     if args.out is not None:

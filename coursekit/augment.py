@@ -44,15 +44,7 @@ __all__ = [
     "BatchAugment",
     "AugmentedLoader",
     "train_transforms",
-    "DATASET_STATS",
 ]
-
-# Per-channel mean and standard deviation of the training images in [0, 1].
-# CIFAR-10: computed over the 50,000 training images; digits: the MNIST values.
-DATASET_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "digits": ((0.1307,), (0.3081,)),
-}
 
 # ITU-R 601 luma weights, the same ones torchvision uses for grayscale.
 _LUMA = (0.299, 0.587, 0.114)
@@ -506,9 +498,9 @@ _PIPELINE_DEFAULTS = {
 
 
 def train_transforms(
-    dataset: str = "cifar10",
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
+    dataset: str,
+    mean: Sequence[float],
+    std: Sequence[float],
     augment: bool = True,
     *,
     size: int | None = None,
@@ -529,8 +521,10 @@ def train_transforms(
     dataset : {"cifar10", "digits"}
         Picks the defaults (size 32, padding 4, flips for CIFAR-10; size 28,
         padding 2, rotation 10 degrees, no flips for digits).
-    mean, std : sequence of float, optional
-        Per-channel statistics; default ``DATASET_STATS[dataset]``.
+    mean, std : sequence of float of length C
+        Per-channel statistics of the training images in [0, 1], computed with
+        ``coursekit.datasets.normalization_stats`` (never copied from elsewhere:
+        a subset or another resolution has other statistics).
     augment : bool
         Whether to add the random transforms.
     size, padding, rotation, jitter : optional
@@ -546,9 +540,7 @@ def train_transforms(
     if not isinstance(augment, bool):
         raise TypeError(f"augment must be a bool, got {augment!r}")
     cfg = dict(_PIPELINE_DEFAULTS[dataset])
-    default_mean, default_std = DATASET_STATS[dataset]
-    mean = tuple(default_mean if mean is None else mean)
-    std = tuple(default_std if std is None else std)
+    mean, std = tuple(mean), tuple(std)
     if len(mean) != len(std):
         raise ValueError(
             f"mean and std must have one value per channel each, got {len(mean)} and {len(std)}"

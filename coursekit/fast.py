@@ -41,6 +41,7 @@ from coursekit.augment import BatchAugment
 from coursekit.device import (
     amp_dtype,
     autocast,
+    describe_device,
     get_device,
     make_grad_scaler,
     prepare_model,
@@ -68,12 +69,6 @@ __all__ = [
 # --------------------------------------------------------------------------- #
 def _resolve_device(device: Any) -> torch.device:
     return get_device(device, verbose=False)
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return device.type
 
 
 def _device_generator(device: torch.device, seed: int) -> torch.Generator | None:
@@ -150,7 +145,8 @@ class GpuLoader:
     normalize : bool
         Subtract ``mean`` and divide by ``std`` per channel.
     mean, std : sequence of float of length C, optional
-        Default: the statistics of ``X`` itself.
+        Default: the statistics of ``X`` itself, defined as in
+        ``coursekit.datasets.normalization_stats`` (population std).
 
     Attributes
     ----------
@@ -219,7 +215,9 @@ class GpuLoader:
         c = Xd.shape[1]
         if normalize:
             self.mean = self._channel_stat(mean, Xd.mean(dim=(0, 2, 3)), "mean", c)
-            self.std = self._channel_stat(std, Xd.std(dim=(0, 2, 3)), "std", c)
+            # correction=0: the population std, as coursekit.datasets defines it.
+            std_x = Xd.std(dim=(0, 2, 3), correction=0)
+            self.std = self._channel_stat(std, std_x, "std", c)
             if torch.any(self.std <= 0):
                 raise ValueError(f"std must be > 0 for every channel, got {self.std.tolist()}")
             Xd = (Xd - self.mean.view(1, c, 1, 1)) / self.std.view(1, c, 1, 1)
@@ -706,7 +704,7 @@ def measure_throughput(
     return {
         "images_per_s": steps * batch_size / seconds,
         "step_ms": 1000.0 * seconds / steps,
-        "device": _device_name(device),
+        "device": describe_device(device),
         "dtype": str(amp_dtype(device) if use_amp else torch.float32).replace("torch.", ""),
         "channels_last": cl,
         "compiled": compiled,
@@ -787,7 +785,7 @@ def plain_loop_throughput(
     return {
         "images_per_s": steps * batch_size / seconds,
         "step_ms": 1000.0 * seconds / steps,
-        "device": _device_name(device),
+        "device": describe_device(device),
         "dtype": "float32",
         "channels_last": False,
         "compiled": False,

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.augment import (
-    DATASET_STATS,
     AugmentedLoader,
     BatchAugment,
     color_jitter,
@@ -313,17 +312,21 @@ def test_augmented_loader_errors():
 # --------------------------------------------------------------------------- #
 # torchvision pipelines
 # --------------------------------------------------------------------------- #
+RGB_MEAN, RGB_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+
+
 def test_eval_pipeline_is_scale_and_normalise():
     img = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=_gen(0))
-    t = train_transforms("cifar10", augment=False)
+    stats = ((0.49, 0.48, 0.45), (0.25, 0.24, 0.26))
+    t = train_transforms("cifar10", *stats, augment=False)
     out = t(img)
-    mean, std = (torch.tensor(s).view(3, 1, 1) for s in DATASET_STATS["cifar10"])
+    mean, std = (torch.tensor(s).view(3, 1, 1) for s in stats)
     torch.testing.assert_close(out, (img.float() / 255 - mean) / std)
     assert out.dtype == torch.float32
 
 
 def test_cifar_train_pipeline_contents_and_shape():
-    t = train_transforms("cifar10", jitter=0.2, rotation=5)
+    t = train_transforms("cifar10", RGB_MEAN, RGB_STD, jitter=0.2, rotation=5)
     names = [type(s).__name__ for s in t.transforms]
     assert names == [
         "ToImage",
@@ -340,20 +343,20 @@ def test_cifar_train_pipeline_contents_and_shape():
 
 
 def test_digits_pipeline_never_flips_and_handles_one_channel():
-    t = train_transforms("digits", jitter=0.3)
+    t = train_transforms("digits", (0.13,), (0.31,), jitter=0.3)
     names = [type(s).__name__ for s in t.transforms]
     assert "RandomHorizontalFlip" not in names
     assert "RandomRotation" in names
     img = torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8, generator=_gen(2))
     assert t(img).shape == (1, 28, 28)
     # The crop is a padded translation: size is kept for a smaller image too.
-    t8 = train_transforms("digits", size=8, padding=1, rotation=0)
+    t8 = train_transforms("digits", (0.13,), (0.31,), size=8, padding=1, rotation=0)
     assert t8(img[:, :8, :8]).shape == (1, 8, 8)
 
 
 def test_pipeline_errors():
     with pytest.raises(ValueError, match="dataset must be one of"):
-        train_transforms("imagenet")
+        train_transforms("imagenet", RGB_MEAN, RGB_STD)
     with pytest.raises(ValueError, match="mean and std must have one value per channel"):
         train_transforms("cifar10", mean=(0.5,), std=(0.2, 0.2, 0.2))
     with pytest.raises(ValueError, match="std must be a finite number > 0"):

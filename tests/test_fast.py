@@ -97,7 +97,9 @@ def test_loader_normalises_once_per_channel():
     loader = GpuLoader(X, y, batch_size=64, shuffle=False, device="cpu")
     xb, _ = next(iter(loader))
     torch.testing.assert_close(xb.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
-    torch.testing.assert_close(xb.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        xb.std(dim=(0, 2, 3), correction=0), torch.ones(3), atol=1e-5, rtol=0
+    )
     # Given statistics are used as they are, after scaling uint8 to [0, 1].
     Xu = (torch.rand(10, 3, 4, 4) * 255).to(torch.uint8)
     lu = GpuLoader(Xu, y[:10], 10, shuffle=False, device="cpu", mean=[0.5] * 3, std=[0.25] * 3)
