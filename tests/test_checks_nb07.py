@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.checks import nb07
-from coursekit.models import LeNet, count_parameters
 
 
 # --------------------------------------------------------------------------- reference solutions
@@ -29,42 +28,18 @@ def lenet_params(in_channels, num_classes, input_size):
     return conv + fc
 
 
-def filter2d(image, kernel):
-    kh, kw = kernel.shape
-    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel)
-    return out
-
-
-# --------------------------------------------------------------------------- the references are right
-def test_trace_reference_is_the_lecture_trace_for_32():
-    assert nb07.lenet_trace_reference(32) == [(6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5)]
-
-
-def test_params_reference_is_62006_for_the_cifar_lenet():
-    assert nb07.lenet_params_reference(3, 10, 32) == 62_006
-
-
-@pytest.mark.parametrize(("c", "k", "s"), [(3, 10, 32), (1, 10, 28), (2, 7, 40), (1, 3, 16)])
-def test_closed_form_matches_torch_count(c, k, s):
-    assert lenet_params(c, k, s) == count_parameters(LeNet(c, k, s))
-
-
-def test_filter2d_matches_torch_conv2d_in_float64():
-    rng = np.random.default_rng(0)
-    image, kernel = rng.normal(size=(9, 7)), rng.normal(size=(3, 2))
-    expected = F.conv2d(torch.from_numpy(image)[None, None], torch.from_numpy(kernel)[None, None])
-    np.testing.assert_allclose(filter2d(image, kernel), expected[0, 0].numpy(), rtol=1e-12)
-
-
-def test_binary_worked_example_top_left_is_4():
-    image = np.array(
-        [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]
+def maxpool2d(x, size):
+    c, h, w = x.shape
+    blocks = x[:, : h // size * size, : w // size * size].reshape(
+        c, h // size, size, w // size, size
     )
-    kernel = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]])
-    assert filter2d(image.astype(float), kernel.astype(float))[0, 0] == 4.0
+    return blocks.max(axis=(2, 4))
+
+
+def test_maxpool2d_matches_torch_max_pool2d():
+    x = np.random.default_rng(0).normal(size=(3, 9, 7))
+    expected = F.max_pool2d(torch.from_numpy(x)[None], 2)[0].numpy()
+    np.testing.assert_array_equal(maxpool2d(x, 2), expected)
 
 
 # --------------------------------------------------------------------------- correct answers pass
@@ -73,7 +48,7 @@ def test_binary_worked_example_top_left_is_4():
     [
         (nb07.check_lenet_trace, lenet_trace),
         (nb07.check_lenet_params, lenet_params),
-        (nb07.check_filter2d, filter2d),
+        (nb07.check_maxpool2d, maxpool2d),
     ],
 )
 def test_correct_solution_passes(check, fn, capsys):
@@ -117,21 +92,28 @@ def test_params_as_float_fails_type_check(capsys):
     assert "expected an integer, got float" in capsys.readouterr().out
 
 
-def test_flipped_kernel_convolution_fails_on_sobel(capsys):
-    def true_convolution(image, kernel):
-        return filter2d(image, kernel[::-1, ::-1])
+def test_max_started_from_zero_fails_on_negative_activations(capsys):
+    def from_zero(x, size):
+        return np.maximum(maxpool2d(x, size), 0.0)
 
-    with pytest.raises(AssertionError, match=r"case 2 \(6x9 image, Sobel kernel"):
-        nb07.check_filter2d(true_convolution)
-    assert "no kernel flip" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match=r"case 2 \(two channels of negative activations\)"):
+        nb07.check_maxpool2d(from_zero)
+    assert "not from 0" in capsys.readouterr().out
 
 
-def test_same_size_output_fails_with_shape_message(capsys):
-    def padded(image, kernel):
-        kh, kw = kernel.shape
-        xp = np.pad(image, ((kh // 2, kh // 2), (kw // 2, kw // 2)))
-        return filter2d(xp, kernel)
+def test_pooling_across_channels_fails(capsys):
+    def mixes_channels(x, size):
+        return np.broadcast_to(maxpool2d(x, size).max(axis=0), maxpool2d(x, size).shape)
 
-    with pytest.raises(AssertionError):
-        nb07.check_filter2d(padded)
-    assert "expected shape (3, 3), got shape (5, 5)" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match=r"case 2"):
+        nb07.check_maxpool2d(mixes_channels)
+    assert "every channel on its own" in capsys.readouterr().out
+
+
+def test_keeping_partial_windows_fails_with_shape_message(capsys):
+    def ceil_mode(x, size):
+        return F.max_pool2d(torch.from_numpy(x)[None], size, ceil_mode=True)[0].numpy()
+
+    with pytest.raises(AssertionError, match=r"case 3"):
+        nb07.check_maxpool2d(ceil_mode)
+    assert "expected shape (3, 2, 1), got shape (3, 3, 2)" in capsys.readouterr().out

@@ -1,8 +1,8 @@
 """Visible checks for notebook 07 (convolutional networks).
 
 The expected values come from the reference code: shapes and parameter counts
-from ``coursekit.models.LeNet`` itself, filtered images from the vectorised
-NumPy convolution ``coursekit.conv.conv2d_forward``.
+from ``coursekit.models.LeNet`` itself, pooled feature maps from the NumPy
+reference ``coursekit.pooling.maxpool2d_forward``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = [
     "lenet_params_reference",
     "check_lenet_trace",
     "check_lenet_params",
-    "check_filter2d",
+    "check_maxpool2d",
 ]
 
 
@@ -127,62 +127,52 @@ def check_lenet_params(fn: Callable) -> CheckResult:
 
 
 # --------------------------------------------------------------------------- exercise 3
-def _filter_reference(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    from coursekit.conv import conv2d_forward
+def _pool_case(x: np.ndarray, size: int, name: str, hint: str) -> Case:
+    from coursekit.pooling import maxpool2d_forward
 
-    out, _ = conv2d_forward(image[None, None], kernel[None, None])
-    return out[0, 0]
-
-
-def _filter_case(image: np.ndarray, kernel: np.ndarray, name: str, hint: str) -> Case:
-    image = np.asarray(image, dtype=np.float64)
-    kernel = np.asarray(kernel, dtype=np.float64)
-    return Case(
-        args=(image, kernel), expected=_filter_reference(image, kernel), name=name, hint=hint
-    )
+    x = np.asarray(x, dtype=np.float64)
+    expected = maxpool2d_forward(x[None], size)[0][0]
+    return Case(args=(x, size), expected=expected, name=name, hint=hint)
 
 
-def check_filter2d(fn: Callable) -> CheckResult:
-    """Check ``filter2d(image, kernel)``: "valid" cross-correlation of one grey image.
+def check_maxpool2d(fn: Callable) -> CheckResult:
+    """Check ``maxpool2d(x, size)``: non-overlapping max pooling of one feature map.
 
     Parameters
     ----------
-    fn : callable (ndarray (H, W), ndarray (kh, kw)) -> ndarray (H - kh + 1, W - kw + 1)
+    fn : callable (ndarray (C, H, W), int) -> ndarray (C, H // size, W // size)
+        Each output is the largest value of one ``size x size`` window of its own
+        channel; windows do not overlap (stride = size) and rows or columns that
+        do not fill a window are dropped, as in ``torch.nn.MaxPool2d(size)``.
 
     Returns
     -------
     CheckResult
     """
     rng = np.random.default_rng(7)
-    binary = np.array(
-        [
-            [1, 1, 1, 0, 0],
-            [0, 1, 1, 1, 0],
-            [0, 0, 1, 1, 1],
-            [0, 0, 1, 1, 0],
-            [0, 1, 1, 0, 0],
-        ]
+    worked = np.array(
+        [[[1.0, 3.0, 2.0, 0.0], [4.0, 2.0, 1.0, 5.0], [0.0, 1.0, 7.0, 2.0], [6.0, 2.0, 3.0, 4.0]]]
     )
     cases = [
-        _filter_case(
-            binary,
-            np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]]),
-            "5x5 binary image, 3x3 kernel (notebook 06's worked example)",
-            "out[i, j] = sum over p, q of image[i + p, j + q] * kernel[p, q]; "
-            "the top-left output is 4",
+        _pool_case(
+            worked,
+            2,
+            "4x4 map, 2x2 windows",
+            "each output is the max of one 2x2 block: [[4, 5], [6, 7]]",
         ),
-        _filter_case(
-            rng.normal(size=(6, 9)),
-            np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]),
-            "6x9 image, Sobel kernel (not symmetric)",
-            "no kernel flip: PyTorch's 'convolution' is cross-correlation; and a "
-            "non-square image needs its own height and width",
+        _pool_case(
+            -rng.uniform(1.0, 2.0, size=(2, 4, 6)),
+            2,
+            "two channels of negative activations",
+            "start each window's maximum from its first value (or -inf), not from 0; "
+            "and pool every channel on its own",
         ),
-        _filter_case(
-            rng.normal(size=(7, 5)),
-            rng.normal(size=(2, 4)),
-            "7x5 image, 2x4 kernel",
-            "the output has shape (H - kh + 1, W - kw + 1) = (6, 2)",
+        _pool_case(
+            rng.normal(size=(3, 7, 5)),
+            3,
+            "3 channels, 7x5 map, 3x3 windows",
+            "the window moves by its own size; rows and columns that do not fill a "
+            "window are dropped: the output is (C, 7 // 3, 5 // 3) = (3, 2, 1)",
         ),
     ]
-    return run_check("filter2d", fn, cases, rtol=1e-10, atol=1e-12)
+    return run_check("maxpool2d", fn, cases, rtol=0, atol=0)
