@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from coursekit.distributed import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -76,13 +77,6 @@ def tree_hash(folder: Path) -> dict[str, str]:
 # --------------------------------------------------------------------------- #
 # a JupyterLab server
 # --------------------------------------------------------------------------- #
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def require_chromium() -> None:
     """Skip the calling test unless Chromium and Playwright are installed."""
     if not Path(CHROMIUM).exists():

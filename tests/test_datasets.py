@@ -12,7 +12,6 @@ import hashlib
 import io
 import pickle
 import re
-import socket
 import struct
 import tarfile
 import threading
@@ -26,6 +25,7 @@ from PIL import Image
 from torchvision import datasets as tvd
 
 from coursekit import datasets as ds
+from coursekit import distributed
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -403,9 +403,7 @@ def server():
 @pytest.fixture
 def free_port():
     # bind, read the port, close: nothing listens there afterwards
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return distributed.free_port()
 
 
 def _md5(data: bytes) -> str:
