@@ -545,7 +545,41 @@ def _same_padding(kernel: Pair, dilation: Pair, stride: Pair) -> Pair:
     return pad[0], pad[1]
 
 
-class Conv2d(Layer):
+class _ConvLayer(Layer):
+    """What the two convolution layers share: weights, backward pass, repr."""
+
+    _backward: Any = None  # the functional backward pass, set by each subclass
+
+    def _init_weights(self, w_shape: tuple[int, ...], fan_in: int, bias: bool, rng: Any) -> None:
+        # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for w and b, as torch initialises them.
+        gen = np.random.default_rng(rng)
+        bound = 1.0 / np.sqrt(fan_in)
+        self.params["w"] = gen.uniform(-bound, bound, w_shape)
+        if bias:
+            self.params["b"] = gen.uniform(-bound, bound, self.out_channels)
+        self._init_grads()
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout : (N, C_out, H_out, W_out) -> dx : (N, C_in, H, W); fills ``grads``."""
+        dx, dw, db = self._backward(dout, self._require_cache())
+        self.grads["w"] = dw
+        if db is not None:
+            self.grads["b"] = db
+        return dx
+
+    def _repr(self, *options: str) -> str:
+        """torch-style repr: channels, kernel, stride, then the non-default options."""
+        parts = [
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}",
+            f"stride={self.stride}",
+            *[o for o in options if o],
+        ]
+        if "b" not in self.params:
+            parts.append("bias=False")
+        return ", ".join(parts)
+
+
+class Conv2d(_ConvLayer):
     """2-D convolution layer, like ``torch.nn.Conv2d`` (groups=1).
 
     Parameters
@@ -561,6 +595,8 @@ class Conv2d(Layer):
     shape (out_channels,); both start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like torch
     (kaiming-uniform with a = sqrt(5)), fan_in = in_channels * kh * kw.
     """
+
+    _backward = staticmethod(conv2d_backward)
 
     def __init__(
         self,
@@ -588,14 +624,10 @@ class Conv2d(Layer):
         else:
             self.padding = check_int_pair(padding, "padding", minimum=0)
         self._padding_arg = padding
-        gen = np.random.default_rng(rng)
-        bound = 1.0 / np.sqrt(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
-        self.params["w"] = gen.uniform(
-            -bound, bound, (self.out_channels, self.in_channels, *self.kernel_size)
+        kh, kw = self.kernel_size
+        self._init_weights(
+            (self.out_channels, self.in_channels, kh, kw), self.in_channels * kh * kw, bias, rng
         )
-        if bias:
-            self.params["b"] = gen.uniform(-bound, bound, self.out_channels)
-        self._init_grads()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x : (N, C_in, H, W) -> out : (N, C_out, H_out, W_out)."""
@@ -604,37 +636,24 @@ class Conv2d(Layer):
         )
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dout : (N, C_out, H_out, W_out) -> dx : (N, C_in, H, W); fills ``grads``."""
-        dx, dw, db = conv2d_backward(dout, self._require_cache())
-        self.grads["w"] = dw
-        if db is not None:
-            self.grads["b"] = db
-        return dx
-
     def extra_repr(self) -> str:
-        s = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}"
-        )
         if self._padding_arg == "same":
-            s += ", padding=same"
-        elif self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if "b" not in self.params:
-            s += ", bias=False"
-        return s
+            padding = "padding=same"
+        else:
+            padding = f"padding={self.padding}" if self.padding != (0, 0) else ""
+        dilation = f"dilation={self.dilation}" if self.dilation != (1, 1) else ""
+        return self._repr(padding, dilation)
 
 
-class ConvTranspose2d(Layer):
+class ConvTranspose2d(_ConvLayer):
     """2-D transposed convolution layer, like ``torch.nn.ConvTranspose2d`` (groups=1).
 
     ``params["w"]`` has shape (in_channels, out_channels, kh, kw) (torch's layout)
     and ``params["b"]`` shape (out_channels,); torch's default initialisation
     (bound 1/sqrt(out_channels * kh * kw)).
     """
+
+    _backward = staticmethod(conv_transpose2d_backward)
 
     def __init__(
         self,
@@ -655,15 +674,11 @@ class ConvTranspose2d(Layer):
         self.stride, self.padding, self.output_padding, self.dilation = _transpose_hyper(
             stride, padding, output_padding, dilation
         )
-        gen = np.random.default_rng(rng)
+        kh, kw = self.kernel_size
         # torch computes fan_in from w.shape[1] * kh * kw for transposed convs
-        bound = 1.0 / np.sqrt(self.out_channels * self.kernel_size[0] * self.kernel_size[1])
-        self.params["w"] = gen.uniform(
-            -bound, bound, (self.in_channels, self.out_channels, *self.kernel_size)
+        self._init_weights(
+            (self.in_channels, self.out_channels, kh, kw), self.out_channels * kh * kw, bias, rng
         )
-        if bias:
-            self.params["b"] = gen.uniform(-bound, bound, self.out_channels)
-        self._init_grads()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x : (N, C_in, H, W) -> out : (N, C_out, H_out, W_out)."""
@@ -678,25 +693,9 @@ class ConvTranspose2d(Layer):
         )
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dout : (N, C_out, H_out, W_out) -> dx : (N, C_in, H, W); fills ``grads``."""
-        dx, dw, db = conv_transpose2d_backward(dout, self._require_cache())
-        self.grads["w"] = dw
-        if db is not None:
-            self.grads["b"] = db
-        return dx
-
     def extra_repr(self) -> str:
-        s = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}"
+        return self._repr(
+            f"padding={self.padding}" if self.padding != (0, 0) else "",
+            f"output_padding={self.output_padding}" if self.output_padding != (0, 0) else "",
+            f"dilation={self.dilation}" if self.dilation != (1, 1) else "",
         )
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if "b" not in self.params:
-            s += ", bias=False"
-        return s
