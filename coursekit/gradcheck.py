@@ -67,20 +67,8 @@ def numerical_gradient(
     """
     if not callable(f):
         raise TypeError(f"f must be callable, got {f!r}")
-    x = _check_x(x)
-    h = check_positive(h, "h")
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        fp = float(f(x))
-        x[i] = old - h
-        fm = float(f(x))
-        x[i] = old  # restore, or every later entry is checked at the wrong point
-        grad[i] = (fp - fm) / (2 * h)
-    return grad
+    # A scalar function is the array case with a 0-d output and upstream gradient 1.
+    return numerical_gradient_array(lambda z: float(f(z)), x, np.ones(()), h)
 
 
 def numerical_gradient_array(
@@ -117,7 +105,7 @@ def numerical_gradient_array(
         pos = np.array(f(x), dtype=np.float64)
         x[i] = old - h
         neg = np.array(f(x), dtype=np.float64)
-        x[i] = old
+        x[i] = old  # restore, or every later entry is checked at the wrong point
         check_same_shape(pos, dout, "f(x)", "dout")
         grad[i] = np.sum((pos - neg) * dout) / (2 * h)
     return grad
