@@ -11,6 +11,7 @@ variable ``COURSEKIT_DEVICE``, then CUDA, then MPS, then the CPU.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -256,6 +257,16 @@ def make_grad_scaler(
 def use_channels_last(device: str | torch.device) -> bool:
     """True only on CUDA, where NHWC memory layout speeds up convolutions with tensor cores."""
     return _as_device(device).type == "cuda"
+
+
+def compile_available(device: str | torch.device) -> bool:
+    """True when ``torch.compile`` is worth trying on ``device``: CUDA with Triton installed."""
+    # Inductor's GPU code generation needs Triton; without it compile fails at
+    # the first call, so do not even try.
+    device = _as_device(device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return False
+    return importlib.util.find_spec("triton") is not None
 
 
 def prepare_model(

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from coursekit._validate import check_positive_int
+from coursekit.training import eval_mode
 
 __all__ = ["ModelSummary", "summary", "count_macs", "format_shape"]
 
@@ -188,20 +189,16 @@ def _hooked_forward(
         )
     x = torch.zeros((batch_size, *input_size), device=device, dtype=dtype)
 
-    modes = {m: m.training for m in model.modules()}
     handles = []
     try:
         for name, module in targets.items():
             hook = lambda mod, inp, out, name=name: on_call(name, mod, out)
             handles.append(module.register_forward_hook(hook))
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-        for m, training in modes.items():
-            m.training = training
 
 
 def count_macs(

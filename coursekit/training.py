@@ -9,6 +9,7 @@ first batch does not fit the model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,6 +17,7 @@ import random
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from coursekit._validate import check_in, check_labels, check_nonneg_int, check_
 from coursekit.device import (
     amp_dtype,
     autocast,
+    compile_available,
     get_device,
     make_grad_scaler,
     prepare_batch,
@@ -103,6 +106,8 @@ class History:
         gradient (only with ``fit(..., log_grad_norms=True)``).
     stopped_early : bool
         True when early stopping ended training before ``epochs``.
+    compiled : bool
+        True when training ran through ``torch.compile`` (``fit(..., compile=...)``).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -113,6 +118,7 @@ class History:
     epoch_time: list[float] = field(default_factory=list)
     grad_norms: dict[str, list[float]] = field(default_factory=dict)
     stopped_early: bool = False
+    compiled: bool = False
 
     @property
     def epochs(self) -> int:
@@ -246,6 +252,43 @@ def _first_layer_hint(model: nn.Module) -> str:
     return "see the PyTorch message below"
 
 
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    p = next(model.parameters(), None)
+    return p.dtype if p is not None else torch.float32
+
+
+def _sum_dtype(device: torch.device) -> torch.dtype:
+    """Dtype of running loss sums: float64, except on MPS, which has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _prepare_input(
+    x: torch.Tensor, model: nn.Module, device: torch.device, channels_last: bool, use_amp: bool
+) -> torch.Tensor:
+    """``x`` on ``device`` (channels_last if asked), in the model's dtype unless autocast runs."""
+    x = prepare_batch(x, device, channels_last)
+    # Low-precision data (a bf16-resident GpuLoader, say) without autocast: match the weights.
+    if not use_amp and x.is_floating_point() and x.dtype != (dtype := _model_dtype(model)):
+        x = x.to(dtype)
+    return x
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode inside the block; restore every submodule's own mode after.
+
+    ``model.train(was_training)`` would set all submodules alike, and so
+    un-freeze, say, a BatchNorm that was deliberately kept in eval mode.
+    """
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes.items():
+            m.training = training
+
+
 def _check_first_batch(
     model: nn.Module,
     loader: Any,
@@ -263,11 +306,10 @@ def _check_first_batch(
         ) from None
     x, y = _split_batch(batch)
     name = type(model).__name__
-    modes = {m: m.training for m in model.modules()}
-    model.eval()  # a look at the shapes must not update BatchNorm statistics
+    # eval mode: a look at the shapes must not update BatchNorm statistics
     try:
-        with torch.no_grad(), autocast(device, use_amp):
-            out = model(prepare_batch(x, device, channels_last))
+        with eval_mode(model), torch.no_grad(), autocast(device, use_amp):
+            out = model(_prepare_input(x, model, device, channels_last, use_amp))
     except torch.OutOfMemoryError:
         raise
     except RuntimeError as exc:
@@ -275,9 +317,6 @@ def _check_first_batch(
             f"{name} could not process the first batch: it got inputs of shape "
             f"{tuple(x.shape)}, but {_first_layer_hint(model)}. PyTorch said: {exc}"
         ) from exc
-    finally:
-        for m, training in modes.items():
-            m.training = training
 
     if not _is_classification(loss_fn):
         return
@@ -308,35 +347,40 @@ def _run_epoch_eval(
     channels_last: bool,
 ) -> tuple[float, float]:
     """Mean loss per example and accuracy over ``loader``, in eval mode, no grad."""
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
     # sums stay on the device: one synchronisation at the end, not one per batch
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    loss_sum = torch.zeros((), device=device, dtype=_sum_dtype(device))
     correct = torch.zeros((), device=device, dtype=torch.int64)
     n = 0
     classification = True
-    try:
-        with torch.no_grad():
-            for batch in loader:
-                x, y = _split_batch(batch)
-                x = prepare_batch(x, device, channels_last)
-                y = y.to(device, non_blocking=device.type == "cuda")
-                with autocast(device, use_amp):
-                    out = model(x)
-                    loss = loss_fn(out, y)
-                loss_sum += loss.double() * len(y)
-                if out.ndim == 2 and y.ndim == 1 and not y.is_floating_point():
-                    correct += (out.argmax(dim=1) == y).sum()
-                else:
-                    classification = False
-                n += len(y)
-    finally:
-        for m, training in modes.items():
-            m.training = training
+    with eval_mode(model), torch.no_grad():
+        for batch in loader:
+            x, y = _split_batch(batch)
+            x = _prepare_input(x, model, device, channels_last, use_amp)
+            y = y.to(device, non_blocking=device.type == "cuda")
+            with autocast(device, use_amp):
+                out = model(x)
+                loss = loss_fn(out, y)
+            loss_sum += loss.to(loss_sum.dtype) * len(y)
+            if out.ndim == 2 and y.ndim == 1 and not y.is_floating_point():
+                correct += (out.argmax(dim=1) == y).sum()
+            else:
+                classification = False
+            n += len(y)
     if n == 0:
         raise ValueError("loader must yield at least one batch, got an empty loader")
     acc = correct.item() / n if classification else math.nan
     return loss_sum.item() / n, acc
+
+
+def _compiled(model: nn.Module, want: bool) -> tuple[nn.Module, bool]:
+    """``(torch.compile(model), True)``, or ``(model, False)`` when not wanted or unavailable."""
+    if not want:
+        return model, False
+    try:
+        return torch.compile(model), True
+    except Exception as exc:  # any failure means "run eagerly"
+        print(f"note: torch.compile unavailable ({type(exc).__name__}: {exc}); running eagerly")
+        return model, False
 
 
 def _resolve_amp(amp: bool | None, device: torch.device) -> bool:
@@ -367,6 +411,7 @@ def fit(
     device: str | torch.device | None = None,
     amp: bool | None = None,
     channels_last: bool | None = None,
+    compile: bool | None = False,
     early_stopping_patience: int | None = None,
     log_grad_norms: bool = False,
     checkpoint_path: str | os.PathLike | None = None,
@@ -405,6 +450,12 @@ def fit(
         Mixed precision (bf16, or fp16 with loss scaling). None = on for CUDA.
     channels_last : bool, optional
         NHWC memory layout for model and 4-D inputs. None = on for CUDA.
+    compile : bool, optional
+        Train through ``torch.compile(model)`` (kernels fused; the first batch
+        pays the compilation). None = only where ``compile_available(device)``
+        (CUDA with Triton). If compiling fails, a note is printed and training
+        continues eagerly; ``History.compiled`` says which ran. Validation
+        runs the model eagerly.
     early_stopping_patience : int, optional
         Stop when the validation loss has not improved for this many epochs, then
         restore the weights of the best epoch. Needs ``val_loader``.
@@ -428,6 +479,8 @@ def fit(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     epochs = check_positive_int(epochs, "epochs")
     check_in(scheduler_interval, ("epoch", "batch"), "scheduler_interval")
+    if compile is not None and not isinstance(compile, bool):
+        raise TypeError(f"compile must be True, False or None (auto), got {compile!r}")
     if early_stopping_patience is not None:
         early_stopping_patience = check_positive_int(
             early_stopping_patience, "early_stopping_patience"
@@ -463,10 +516,11 @@ def fit(
         loss_fn.to(device)  # losses with a class-weight tensor
 
     _check_first_batch(model, train_loader, loss_fn, device, use_amp, channels_last)
+    net, compiled = _compiled(model, compile_available(device) if compile is None else compile)
 
     from tqdm.auto import tqdm
 
-    history = History()
+    history = History(compiled=compiled)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     if log_grad_norms:
         history.grad_norms = {n: [] for n in names}
@@ -477,7 +531,7 @@ def fit(
         start = time.perf_counter()
         history.lr.append(float(optimizer.param_groups[0]["lr"]))
         model.train()
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        loss_sum = torch.zeros((), device=device, dtype=_sum_dtype(device))
         correct = torch.zeros((), device=device, dtype=torch.int64)
         norm_sum = None
         n_seen, n_batches, classification = 0, 0, True
@@ -490,14 +544,29 @@ def fit(
             unit="batch",
         )
         for x, y in map(_split_batch, bar):
-            x = prepare_batch(x, device, channels_last)
+            x = _prepare_input(x, model, device, channels_last, use_amp)
             y = y.to(device, non_blocking=device.type == "cuda")
 
             optimizer.zero_grad(set_to_none=True)
-            with autocast(device, use_amp):
-                out = model(x)
-                loss = loss_fn(out, y)
-            scaler.scale(loss).backward()
+            try:
+                with autocast(device, use_amp):
+                    out = net(x)
+                    loss = loss_fn(out, y)
+                scaler.scale(loss).backward()
+            except Exception as exc:
+                # Compilation happens lazily, at the first call: that is where it fails.
+                if not (compiled and n_batches == 0 and epoch == 0):
+                    raise
+                print(
+                    f"note: torch.compile failed ({type(exc).__name__}); falling back to eager mode"
+                )
+                net, compiled = model, False
+                history.compiled = False
+                optimizer.zero_grad(set_to_none=True)
+                with autocast(device, use_amp):
+                    out = model(x)
+                    loss = loss_fn(out, y)
+                scaler.scale(loss).backward()
             if log_grad_norms:
                 scaler.unscale_(optimizer)  # measure true gradients, not scaled ones
                 norms = torch.stack(
@@ -515,7 +584,7 @@ def fit(
             if scheduler is not None and scheduler_interval == "batch":
                 scheduler.step()
 
-            loss_sum += loss.detach().double() * len(y)
+            loss_sum += loss.detach().to(loss_sum.dtype) * len(y)
             if out.ndim == 2 and y.ndim == 1 and not y.is_floating_point():
                 correct += (out.argmax(dim=1) == y).sum()
             else:
@@ -658,22 +727,16 @@ def predict(
     device = _model_device(model) if device is None else get_device(device, verbose=False)
     model.to(device)
     preds, targets = [], []
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with torch.no_grad():
-            for batch in loader:
-                x, y = _split_batch(batch)
-                out = model(prepare_batch(x, device))
-                if out.ndim != 2:
-                    raise ValueError(
-                        f"model output must have shape (N, num_classes), got {tuple(out.shape)}"
-                    )
-                preds.append(out.argmax(dim=1).cpu())
-                targets.append(y.cpu())
-    finally:
-        for m, training in modes.items():
-            m.training = training
+    with eval_mode(model), torch.no_grad():
+        for batch in loader:
+            x, y = _split_batch(batch)
+            out = model(_prepare_input(x, model, device, device.type == "cuda", False))
+            if out.ndim != 2:
+                raise ValueError(
+                    f"model output must have shape (N, num_classes), got {tuple(out.shape)}"
+                )
+            preds.append(out.argmax(dim=1).cpu())
+            targets.append(y.cpu())
     if not preds:
         raise ValueError("loader must yield at least one batch, got an empty loader")
     return (

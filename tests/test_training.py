@@ -235,6 +235,71 @@ def test_model_output_must_be_n_by_classes():
         fit(model, loader(x, y), epochs=1, **FIT)
 
 
+def test_fit_trains_through_the_compiled_module(monkeypatch):
+    calls = []
+
+    class Counting(nn.Module):  # stands in for torch.compile's wrapper
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            calls.append(len(x))
+            return self.inner(x)
+
+    monkeypatch.setattr(torch, "compile", lambda model, *a, **k: Counting(model))
+    x, y = blobs(64)
+    model = small_mlp()
+    hist = fit(model, loader(x, y), loader(x, y), epochs=2, compile=True, **FIT)
+    assert hist.compiled is True
+    assert sum(calls) == 2 * 64  # every training example of both epochs; validation is eager
+    assert History.from_dict(hist.as_dict()).compiled is True
+    assert fit(small_mlp(), loader(x, y), epochs=1, compile=None, **FIT).compiled is False  # CPU
+
+
+def test_fit_falls_back_to_eager_when_compiled_code_fails(monkeypatch, capsys):
+    def broken_compile(model, *a, **k):
+        def fail(*args, **kwargs):
+            raise RuntimeError("no compiler here")
+
+        wrapper = nn.Module()
+        wrapper.forward = fail
+        return wrapper
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    x, y = blobs(64)
+    hist = fit(small_mlp(), loader(x, y), epochs=2, compile=True, **FIT)
+    assert hist.compiled is False and hist.epochs == 2
+    assert "falling back to eager mode" in capsys.readouterr().out
+
+
+def test_fit_casts_low_precision_inputs_when_autocast_is_off():
+    # A bf16-resident data set (GpuLoader's default on a GPU) with a float32 model.
+    x, y = blobs(64)
+    hist = fit(small_mlp(), loader(x.bfloat16(), y), loader(x.bfloat16(), y), epochs=2, **FIT)
+    assert np.isfinite(hist.train_loss).all() and np.isfinite(hist.val_loss).all()
+
+
+def test_loss_sums_avoid_float64_on_mps():
+    from coursekit.training import _sum_dtype
+
+    assert _sum_dtype(torch.device("mps")) == torch.float32  # MPS has no float64
+    assert _sum_dtype(torch.device("cpu")) == torch.float64
+
+
+def test_eval_mode_restores_each_submodule_own_mode():
+    model = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 3))
+    model.train()
+    model[1].eval()  # BatchNorm statistics deliberately frozen
+    with training.eval_mode(model):
+        assert not any(m.training for m in model.modules())
+    assert model.training and model[0].training and not model[1].training
+    x, y = blobs(16)
+    evaluate(model, loader(x, y), device="cpu")
+    predict(model, loader(x, y), device="cpu")
+    assert model.training and not model[1].training
+
+
 def test_fit_argument_errors():
     x, y = blobs(16)
     model = small_mlp()
@@ -249,6 +314,8 @@ def test_fit_argument_errors():
         fit(model, loader(x, y), amp=True, **FIT)
     with pytest.raises(TypeError, match=r"pair \(inputs, targets\), got tuple of length 1"):
         fit(model, [(x,)], **FIT)
+    with pytest.raises(TypeError, match="compile must be True, False or None"):
+        fit(model, loader(x, y), compile="yes", **FIT)
 
 
 # ----------------------------------------------------------------- history
