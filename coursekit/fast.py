@@ -19,7 +19,6 @@ Where the time goes in a tutorial training loop, and what this module does about
 from __future__ import annotations
 
 import copy
-import importlib.util
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -38,9 +37,11 @@ from coursekit._validate import (
     check_probability,
 )
 from coursekit.augment import BatchAugment
+from coursekit.datasets import ImageTensorDataset
 from coursekit.device import (
     amp_dtype,
     autocast,
+    compile_available,
     describe_device,
     get_device,
     make_grad_scaler,
@@ -48,6 +49,7 @@ from coursekit.device import (
     use_channels_last,
 )
 from coursekit.timing import synchronize
+from coursekit.training import _compiled, _prepare_input, _resolve_amp, eval_mode, fit
 
 __all__ = [
     "GpuLoader",
@@ -55,6 +57,8 @@ __all__ = [
     "evaluate_fast",
     "measure_throughput",
     "plain_loop_throughput",
+    "speedup_ladder",
+    "format_ladder",
     "achieved_tflops",
     "peak_tflops",
     "PEAK_TFLOPS",
@@ -97,15 +101,6 @@ def _as_tensor(a: Any, name: str) -> torch.Tensor:
     if isinstance(a, np.ndarray):
         return torch.from_numpy(a)
     raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(a).__name__}")
-
-
-def compile_available(device: torch.device) -> bool:
-    """True when ``torch.compile`` is worth trying on ``device``: CUDA with Triton installed."""
-    # Inductor's GPU code generation needs Triton; without it compile fails at
-    # the first call, so do not even try.
-    if device.type != "cuda" or not torch.cuda.is_available():
-        return False
-    return importlib.util.find_spec("triton") is not None
 
 
 # --------------------------------------------------------------------------- #
@@ -301,11 +296,6 @@ def warmup_linear_decay(total_steps: int, warmup_steps: int) -> Callable[[int], 
     return factor
 
 
-def _model_dtype(model: nn.Module) -> torch.dtype:
-    p = next(model.parameters(), None)
-    return p.dtype if p is not None else torch.float32
-
-
 def train_fast(
     model: nn.Module,
     train_loader: Any,
@@ -321,16 +311,16 @@ def train_fast(
     amp: bool | None = None,
     channels_last: bool | None = None,
     compile: bool | None = None,
-    tta_flip: bool = False,
     verbose: bool = True,
 ) -> dict[str, Any]:
-    """Train ``model`` with the course's fast recipe.
+    """Train ``model`` with the course's fast recipe, through ``training.fit``.
 
-    SGD with Nesterov momentum; learning rate warmed up linearly for the
-    first ``warmup`` fraction of steps, then decayed linearly to 0 (a
+    The recipe: SGD with Nesterov momentum; learning rate warmed up linearly
+    for the first ``warmup`` fraction of steps, then decayed linearly to 0 (a
     one-cycle schedule, stepped every batch); cross-entropy with label
     smoothing; weight decay on weights only; bf16 autocast and channels_last
-    on CUDA (BatchNorm stays in float32 under autocast); optional torch.compile.
+    on CUDA (BatchNorm stays in float32 under autocast); torch.compile where
+    available. The loop itself is ``coursekit.training.fit``'s.
 
     Parameters
     ----------
@@ -342,7 +332,7 @@ def train_fast(
     lr : float
         Peak learning rate.
     val_loader : iterable of (x, y), optional
-        Evaluated with ``evaluate_fast`` after every epoch.
+        Evaluated after every epoch.
     momentum, weight_decay, label_smoothing : float
     warmup : float in [0, 1)
         Fraction of all steps spent warming up.
@@ -355,18 +345,17 @@ def train_fast(
     compile : bool, optional
         torch.compile the model; None = only on CUDA with Triton available.
         If compiling fails, a note is printed and training continues eagerly.
-    tta_flip : bool
-        Use flip test-time augmentation for the validation accuracy.
     verbose : bool
         Print one line per epoch.
 
     Returns
     -------
     history : dict
-        ``train_loss``, ``train_acc``, ``val_acc``, ``lr`` (lists, one entry
-        per epoch; ``val_acc`` empty without ``val_loader``), ``epoch_time``
-        (seconds per epoch, device synchronised), ``total_time``, ``compiled``,
-        ``amp_dtype`` (str or None), ``channels_last``, ``device``.
+        ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr`` (lists,
+        one entry per epoch; ``val_*`` empty without ``val_loader``; ``lr`` at
+        the start of each epoch), ``epoch_time`` (seconds per epoch, training
+        and validation), ``total_time``, ``compiled``, ``amp_dtype`` (str or
+        None), ``channels_last``, ``device``.
     """
     model = _check_model(model)
     epochs = check_positive_int(epochs, "epochs")
@@ -391,10 +380,9 @@ def train_fast(
     if device is None:
         device = getattr(train_loader, "device", None)
     device = _resolve_device(device)
-    use_amp = amp_dtype(device) is not None if amp is None else amp
+    use_amp = _resolve_amp(amp, device)
     cl = use_channels_last(device) if channels_last is None else channels_last
-    prepare_model(model, device, channels_last=cl)
-    param_dtype = _model_dtype(model)
+    prepare_model(model, device, channels_last=cl)  # before the optimizer sees the parameters
 
     optimizer = torch.optim.SGD(
         _param_groups(model, weight_decay), lr=lr, momentum=momentum, nesterov=momentum > 0
@@ -403,90 +391,22 @@ def train_fast(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_linear_decay(total, round(warmup * total))
     )
-    scaler = make_grad_scaler(device, enabled=use_amp)  # active for float16 only
-
-    want_compile = compile_available(device) if compile is None else compile
-    net: nn.Module = model
-    compiled = False
-    if want_compile:
-        try:
-            net = torch.compile(model)
-            compiled = True
-        except Exception as exc:  # any failure means "run eagerly"
-            print(f"note: torch.compile unavailable ({type(exc).__name__}: {exc}); running eagerly")
-
-    def step(xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        optimizer.zero_grad(set_to_none=True)
-        if not use_amp and xb.dtype != param_dtype:
-            xb = xb.to(param_dtype)  # e.g. a bf16-resident data set without autocast
-        with autocast(device, enabled=use_amp):
-            logits = net(xb)
-            loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
-        scaler.scale(loss).backward()
-        return loss, logits
-
-    history: dict[str, Any] = {
-        "train_loss": [],
-        "train_acc": [],
-        "val_acc": [],
-        "lr": [],
-        "epoch_time": [],
-        "total_time": 0.0,
-        "compiled": compiled,
+    hist = fit(
+        model, train_loader, val_loader, epochs=epochs, optimizer=optimizer,
+        loss_fn=nn.CrossEntropyLoss(label_smoothing=label_smoothing), scheduler=scheduler,
+        scheduler_interval="batch", device=device, amp=use_amp, channels_last=cl,
+        compile=compile, progress=False, verbose=verbose,
+    )  # fmt: skip
+    return {
+        **{k: list(getattr(hist, k)) for k in ("train_loss", "train_acc", "val_loss", "val_acc")},
+        "lr": list(hist.lr),
+        "epoch_time": list(hist.epoch_time),
+        "total_time": float(sum(hist.epoch_time)),
+        "compiled": hist.compiled,
         "amp_dtype": str(amp_dtype(device)).replace("torch.", "") if use_amp else None,
         "channels_last": cl,
         "device": str(device),
     }
-    first = True
-    for epoch in range(epochs):
-        model.train()
-        synchronize(device)
-        t0 = time.perf_counter()
-        # Sum on the device: a .item() per batch would synchronise every step.
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.int64)
-        seen = 0
-        for xb, yb in train_loader:
-            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-            if first and compiled:
-                # Compilation happens lazily at the first call: that is where it fails.
-                try:
-                    loss, logits = step(xb, yb)
-                except Exception as exc:
-                    print(
-                        f"note: torch.compile failed ({type(exc).__name__}); "
-                        "falling back to eager mode"
-                    )
-                    net, compiled = model, False
-                    history["compiled"] = False
-                    loss, logits = step(xb, yb)
-            else:
-                loss, logits = step(xb, yb)
-            first = False
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            loss_sum += loss.detach() * len(yb)
-            correct += (logits.argmax(dim=1) == yb).sum()
-            seen += len(yb)
-        synchronize(device)
-        history["epoch_time"].append(time.perf_counter() - t0)
-        history["train_loss"].append(float(loss_sum) / seen)
-        history["train_acc"].append(float(correct) / seen)
-        history["lr"].append(optimizer.param_groups[0]["lr"])
-        if val_loader is not None:
-            history["val_acc"].append(
-                evaluate_fast(net, val_loader, tta_flip=tta_flip, device=device, amp=use_amp)
-            )
-        if verbose:
-            val = f"  val acc {history['val_acc'][-1]:.4f}" if history["val_acc"] else ""
-            print(
-                f"epoch {epoch + 1}/{epochs}  loss {history['train_loss'][-1]:.4f}  "
-                f"train acc {history['train_acc'][-1]:.4f}{val}  "
-                f"{history['epoch_time'][-1]:.2f} s"
-            )
-    history["total_time"] = float(sum(history["epoch_time"]))
-    return history
 
 
 @torch.no_grad()
@@ -527,25 +447,19 @@ def evaluate_fast(
             p = next(model.parameters(), None)
             device = p.device if p is not None else None
     device = _resolve_device(device)
-    use_amp = amp_dtype(device) is not None if amp is None else amp
-    param_dtype = _model_dtype(model)
-    was_training = model.training
-    model.eval()
+    use_amp = _resolve_amp(amp, device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
-    try:
+    with eval_mode(model):
         for xb, yb in loader:
-            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-            if not use_amp and xb.dtype != param_dtype:
-                xb = xb.to(param_dtype)
+            xb = _prepare_input(xb, model, device, False, use_amp)  # keeps the batch's layout
+            yb = yb.to(device, non_blocking=True)
             with autocast(device, enabled=use_amp):
                 logits = model(xb).float()
                 if tta_flip:
                     logits = logits + model(xb.flip(-1)).float()
             correct += (logits.argmax(dim=1) == yb).sum()
             seen += len(yb)
-    finally:
-        model.train(was_training)
     if seen == 0:
         raise ValueError("loader must yield at least one batch, got none")
     return float(correct) / seen
@@ -561,11 +475,9 @@ def _make_optimizer(model: nn.Module, optimizer: str) -> torch.optim.Optimizer:
 
 
 def _num_outputs(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> int:
-    was_training = model.training
-    model.eval()  # BatchNorm: no running-statistics update from the probe
-    with torch.no_grad():
+    # eval mode: no BatchNorm running-statistics update from the probe
+    with eval_mode(model), torch.no_grad():
         out = model(torch.zeros(1, *shape, device=device))
-    model.train(was_training)
     if out.ndim != 2:
         raise ValueError(f"model must return logits of shape (N, K), got shape {tuple(out.shape)}")
     return out.shape[1]
@@ -578,17 +490,77 @@ def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
 
 
 def _timed_steps(
-    run_step: Callable[[int], None], steps: int, warmup: int, device: torch.device
-) -> float:
-    """Run ``warmup`` untimed steps, then time ``steps`` steps; returns seconds."""
+    run_step: Callable[[int], None],
+    steps: int,
+    warmup: int,
+    device: torch.device,
+    repeats: int = 1,
+) -> list[float]:
+    """Run ``warmup`` untimed steps, then time ``repeats`` runs of ``steps`` steps.
+
+    Returns the seconds of each run (length ``repeats``).
+    """
     for i in range(warmup):
         run_step(i)
     synchronize(device)  # warm-up work must be finished before the clock starts
-    t0 = time.perf_counter()
-    for i in range(steps):
-        run_step(warmup + i)
-    synchronize(device)  # ... and the timed work finished before it stops
-    return time.perf_counter() - t0
+    times = []
+    i = warmup
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            run_step(i)
+            i += 1
+        synchronize(device)  # ... and the timed work finished before it stops
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _timing_args(
+    model: Any,
+    input_shape: Any,
+    batch_size: Any,
+    steps: Any,
+    warmup: Any,
+    repeats: Any,
+    optimizer: Any,
+) -> tuple[nn.Module, tuple[int, ...], int, int, int, int, str]:
+    """The arguments every throughput function takes, validated."""
+    return (
+        _check_model(model),
+        _check_input_shape(input_shape),
+        check_positive_int(batch_size, "batch_size"),
+        check_positive_int(steps, "steps"),
+        check_nonneg_int(warmup, "warmup"),
+        check_positive_int(repeats, "repeats"),
+        check_in(optimizer, ("sgd", "adamw"), "optimizer"),
+    )
+
+
+def _report(
+    times: list[float],
+    device: torch.device,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    repeats: int,
+    optimizer: str,
+    **loop: Any,
+) -> dict[str, Any]:
+    """A throughput result: the median run, every run (their spread is the noise), the settings."""
+    ips = sorted(steps * batch_size / t for t in times)
+    median = float(np.median(ips))
+    return {
+        "images_per_s": median,
+        "step_ms": 1000.0 * batch_size / median,
+        "images_per_s_runs": ips,
+        "device": describe_device(device),
+        **loop,
+        "batch_size": batch_size,
+        "steps": steps,
+        "warmup": warmup,
+        "repeats": repeats,
+        "optimizer": optimizer,
+    }
 
 
 def measure_throughput(
@@ -603,6 +575,7 @@ def measure_throughput(
     compile: bool = False,
     optimizer: str = "sgd",
     augment: BatchAugment | Callable | None = None,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Training throughput of ``model`` on synthetic data already on the device.
 
@@ -631,28 +604,29 @@ def measure_throughput(
     optimizer : {"sgd", "adamw"}
     augment : BatchAugment or callable, optional
         GPU-side augmentation applied to every batch (part of the timed step).
+    repeats : int
+        Time ``repeats`` runs of ``steps`` steps and report the median run
+        (GPU clocks and the host add noise; the spread of the runs shows it).
 
     Returns
     -------
     result : dict
-        ``images_per_s``, ``step_ms``, ``device`` (name), ``dtype`` (compute
-        dtype), ``channels_last``, ``compiled``, ``batch_size``, ``steps``,
-        ``warmup``, ``optimizer``, ``loop`` ("resident").
+        ``images_per_s`` and ``step_ms`` (of the median run),
+        ``images_per_s_runs`` (every run, sorted), ``device`` (name), ``dtype``
+        (compute dtype), ``channels_last``, ``compiled``, ``batch_size``,
+        ``steps``, ``warmup``, ``repeats``, ``optimizer``, ``loop`` ("resident").
     """
-    model = _check_model(model)
-    shape = _check_input_shape(input_shape)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    steps = check_positive_int(steps, "steps")
-    warmup = check_nonneg_int(warmup, "warmup")
+    model, shape, batch_size, steps, warmup, repeats, optimizer = _timing_args(
+        model, input_shape, batch_size, steps, warmup, repeats, optimizer
+    )
     amp = _check_flag(amp, "amp")
     channels_last = _check_flag(channels_last, "channels_last")
     if not isinstance(compile, bool):
         raise TypeError(f"compile must be a bool, got {compile!r}")
-    optimizer = check_in(optimizer, ("sgd", "adamw"), "optimizer")
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be callable (e.g. BatchAugment) or None, got {augment!r}")
     device = _resolve_device(device)
-    use_amp = amp_dtype(device) is not None if amp is None else amp
+    use_amp = _resolve_amp(amp, device)
     cl = use_channels_last(device) if channels_last is None else channels_last
 
     net = prepare_model(copy.deepcopy(model), device, channels_last=cl)
@@ -668,14 +642,7 @@ def measure_throughput(
         x = x.contiguous(memory_format=torch.channels_last)
     aug_gen = _device_generator(device, 0)
 
-    compiled = False
-    fn: nn.Module = net
-    if compile:
-        try:
-            fn = torch.compile(net)
-            compiled = True
-        except Exception as exc:
-            print(f"note: torch.compile unavailable ({type(exc).__name__}); running eagerly")
+    fn, compiled = _compiled(net, compile)
 
     def run_step(i: int) -> None:
         nonlocal fn, compiled
@@ -700,20 +667,12 @@ def measure_throughput(
         scaler.update()
 
     # With compile, the first (untimed) call is where compilation happens or fails.
-    seconds = _timed_steps(run_step, steps, max(warmup, 1) if compiled else warmup, device)
-    return {
-        "images_per_s": steps * batch_size / seconds,
-        "step_ms": 1000.0 * seconds / steps,
-        "device": describe_device(device),
-        "dtype": str(amp_dtype(device) if use_amp else torch.float32).replace("torch.", ""),
-        "channels_last": cl,
-        "compiled": compiled,
-        "batch_size": batch_size,
-        "steps": steps,
-        "warmup": warmup,
-        "optimizer": optimizer,
-        "loop": "resident",
-    }
+    times = _timed_steps(run_step, steps, max(warmup, 1) if compiled else warmup, device, repeats)
+    return _report(
+        times, device, batch_size, steps, warmup, repeats, optimizer,
+        dtype=str(amp_dtype(device) if use_amp else torch.float32).replace("torch.", ""),
+        channels_last=cl, compiled=compiled, loop="resident",
+    )  # fmt: skip
 
 
 def plain_loop_throughput(
@@ -725,37 +684,53 @@ def plain_loop_throughput(
     device: str | torch.device | None = None,
     num_workers: int = 0,
     optimizer: str = "sgd",
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Throughput of the loop a tutorial would write, for comparison.
 
-    float32, no channels_last, no compile; a ``DataLoader`` over CPU tensors
-    with shuffling, and a ``.to(device)`` copy of every batch. Same timing
-    rules as ``measure_throughput`` (synchronised, warm-up excluded), and a
-    deep copy of ``model`` is trained.
+    float32, no channels_last, no compile; a shuffling ``DataLoader`` on the
+    CPU and a ``.to(device)`` copy of every batch. With ``transform`` it is
+    the tutorial's whole input pipeline: uint8 images augmented one at a time
+    by ``transform`` in ``num_workers`` worker processes (the PyTorch CIFAR-10
+    tutorial uses 2), then collated; without it, ready float32 tensors are
+    only collated. Same timing rules as ``measure_throughput`` (synchronised,
+    warm-up excluded: worker start-up happens there), and a deep copy of
+    ``model`` is trained.
 
     Parameters
     ----------
     model : nn.Module
     input_shape : tuple of int
+        (C, H, W) of one image.
     batch_size, steps : int
     warmup : int
     device : str or torch.device, optional
     num_workers : int
         DataLoader worker processes (0 = load in the main process).
     optimizer : {"sgd", "adamw"}
+    transform : callable, optional
+        Maps a uint8 image of shape ``input_shape`` to a float32 tensor of the
+        same shape, e.g. ``coursekit.augment.train_transforms("cifar10", mean, std)``
+        (random crop, flip, scaling and normalisation).
+    repeats : int
+        Timed runs of ``steps`` steps; the median run is reported.
 
     Returns
     -------
     result : dict
-        Same keys as ``measure_throughput`` with ``loop`` = "plain".
+        Same keys as ``measure_throughput`` with ``loop`` = "plain" (no
+        transform) or "tutorial" (with one), plus ``num_workers``.
     """
-    model = _check_model(model)
-    shape = _check_input_shape(input_shape)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    steps = check_positive_int(steps, "steps")
-    warmup = check_nonneg_int(warmup, "warmup")
+    model, shape, batch_size, steps, warmup, repeats, optimizer = _timing_args(
+        model, input_shape, batch_size, steps, warmup, repeats, optimizer
+    )
     num_workers = check_nonneg_int(num_workers, "num_workers")
-    optimizer = check_in(optimizer, ("sgd", "adamw"), "optimizer")
+    if transform is not None and not callable(transform):
+        raise TypeError(
+            f"transform must be callable (e.g. augment.train_transforms(...)) or None, "
+            f"got {transform!r}"
+        )
     device = _resolve_device(device)
 
     net = copy.deepcopy(model).to(device)
@@ -764,10 +739,15 @@ def plain_loop_throughput(
     opt = _make_optimizer(net, optimizer)
 
     gen = torch.Generator().manual_seed(0)
-    n = batch_size * (steps + warmup)
-    data = torch.utils.data.TensorDataset(
-        torch.randn(n, *shape, generator=gen), torch.randint(0, num_classes, (n,), generator=gen)
-    )
+    n = batch_size * (warmup + steps * repeats)
+    labels = torch.randint(0, num_classes, (n,), generator=gen)
+    if transform is None:
+        data: torch.utils.data.Dataset = torch.utils.data.TensorDataset(
+            torch.randn(n, *shape, generator=gen), labels
+        )
+    else:
+        images = torch.randint(0, 256, (n, *shape), generator=gen, dtype=torch.uint8)
+        data = ImageTensorDataset(images, labels, transform)  # per image, like CIFAR10
     loader = torch.utils.data.DataLoader(
         data, batch_size=batch_size, shuffle=True, num_workers=num_workers, drop_last=True
     )
@@ -781,20 +761,149 @@ def plain_loop_throughput(
         loss.backward()
         opt.step()
 
-    seconds = _timed_steps(run_step, steps, warmup, device)
-    return {
-        "images_per_s": steps * batch_size / seconds,
-        "step_ms": 1000.0 * seconds / steps,
-        "device": describe_device(device),
-        "dtype": "float32",
-        "channels_last": False,
-        "compiled": False,
-        "batch_size": batch_size,
-        "steps": steps,
-        "warmup": warmup,
-        "optimizer": optimizer,
-        "loop": "plain",
-    }
+    # The workers stop when `batches` goes out of scope at return.
+    times = _timed_steps(run_step, steps, warmup, device, repeats)
+    return _report(
+        times, device, batch_size, steps, warmup, repeats, optimizer,
+        dtype="float32", channels_last=False, compiled=False,
+        loop="plain" if transform is None else "tutorial", num_workers=num_workers,
+    )  # fmt: skip
+
+
+def speedup_ladder(
+    model: nn.Module,
+    input_shape: tuple[int, ...] = (3, 32, 32),
+    batch_size: int = 256,
+    steps: int = 20,
+    warmup: int = 5,
+    device: str | torch.device | None = None,
+    num_workers: int = 2,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    augment: BatchAugment | Callable | None = None,
+    repeats: int = 1,
+) -> list[dict[str, Any]]:
+    """Training throughput as the fast path's changes are added one at a time.
+
+    Every row trains on augmented data (crop and flip), so each row does the
+    same work and differs from the row above in one change only:
+
+    1. ``tutorial loop``: ``plain_loop_throughput`` with ``transform`` run per
+       image in ``num_workers`` DataLoader workers, float32;
+    2. ``resident data + batched augmentation``: the batch is on the device
+       and ``augment`` transforms the whole batch there;
+    3. ``+ channels_last``;
+    4. ``+ bf16 autocast`` (only where ``amp_dtype(device)`` is not None: CUDA);
+    5. ``+ torch.compile`` (only where ``compile_available(device)``).
+
+    Parameters
+    ----------
+    model : nn.Module
+        (N, *input_shape) -> logits (N, K); deep copies are trained.
+    input_shape : tuple of int
+        (C, H, W) of one image.
+    batch_size, steps, warmup : int
+        As in ``measure_throughput``.
+    device : str or torch.device, optional
+    num_workers : int
+        Worker processes of the tutorial loop (2, as in the PyTorch tutorial).
+    transform : callable, optional
+        Per-image transform of the tutorial loop; default
+        ``augment.train_transforms("cifar10", ...)`` with the statistics of the
+        synthetic uniform images.
+    augment : BatchAugment or callable, optional
+        Batch augmentation of the other rows; default crop (4 pixels) and flip.
+    repeats : int
+        Timed runs per row; each row reports its median run.
+
+    Returns
+    -------
+    rows : list of dict
+        ``step`` (name), ``images_per_s``, ``speedup`` (over the first row),
+        ``skipped`` (a reason, or None; skipped rows have ``images_per_s`` None).
+    """
+    from coursekit.augment import train_transforms
+
+    device = _resolve_device(device)
+    if transform is None:
+        # Uniform uint8 pixels scaled to [0, 1]: mean 1/2, std sqrt((256^2 - 1) / 12) / 255.
+        transform = train_transforms("cifar10", mean=(0.5,) * 3, std=(0.2898,) * 3)
+    if augment is None:
+        augment = BatchAugment(flip=True, crop_padding=4)
+    kw = dict(
+        input_shape=input_shape,
+        batch_size=batch_size,
+        steps=steps,
+        warmup=warmup,
+        device=device,
+        repeats=repeats,
+    )
+    resident = dict(kw, augment=augment)
+    no_amp = amp_dtype(device) is None
+    plan: list[tuple[str, Callable[[], dict] | None, str | None]] = [
+        (
+            f"tutorial loop ({num_workers} workers)",
+            lambda: plain_loop_throughput(
+                model, **kw, num_workers=num_workers, transform=transform
+            ),
+            None,
+        ),
+        (
+            "resident data + batched augmentation",
+            lambda: measure_throughput(model, **resident, amp=False, channels_last=False),
+            None,
+        ),
+        (
+            "+ channels_last",
+            lambda: measure_throughput(model, **resident, amp=False, channels_last=True),
+            None,
+        ),
+        (
+            "+ bf16 autocast",
+            None if no_amp else lambda: measure_throughput(model, **resident, channels_last=True),
+            "needs CUDA" if no_amp else None,
+        ),
+        (
+            "+ torch.compile",
+            lambda: measure_throughput(model, **resident, channels_last=True, compile=True),
+            None if compile_available(device) else "needs CUDA and Triton",
+        ),
+    ]
+    rows: list[dict[str, Any]] = []
+    base = None
+    for name, run, skipped in plan:
+        if skipped is not None or run is None:
+            rows.append({"step": name, "images_per_s": None, "speedup": None, "skipped": skipped})
+            continue
+        ips = run()["images_per_s"]
+        base = base or ips
+        rows.append({"step": name, "images_per_s": ips, "speedup": ips / base, "skipped": None})
+    return rows
+
+
+def format_ladder(rows: list[dict[str, Any]], macs_per_image: float) -> str:
+    """The rows of ``speedup_ladder`` as a text table: images/s, speed-up, achieved TFLOP/s.
+
+    Parameters
+    ----------
+    rows : list of dict
+        From ``speedup_ladder``.
+    macs_per_image : float
+        Multiply-accumulates of one forward pass (``summary.count_macs``).
+
+    Returns
+    -------
+    table : str
+        A header line and one line per row; skipped rows name the reason.
+    """
+    lines = [f"{'step':38s} {'images/s':>10s} {'speed-up':>9s} {'TFLOP/s':>9s}"]
+    for row in rows:
+        if row["images_per_s"] is None:
+            lines.append(f"{row['step']:38s} skipped ({row['skipped']})")
+            continue
+        ips = row["images_per_s"]
+        tflops = achieved_tflops(macs_per_image, ips)
+        lines.append(f"{row['step']:38s} {ips:10,.0f} {row['speedup']:8.2f}x {tflops:9.3f}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- #
