@@ -18,7 +18,7 @@ PYTEST_WORKERS ?= 2
 export COURSEKIT_STATIC_WIDGETS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install lab workspace test lint unit nbval notebooks student slides bench lock clean
+.PHONY: help install lab workspace test lint unit nbval notebooks student slides bench gpu lock clean
 
 help:
 	@echo "make lab        install, build your workspace/ and open the course in JupyterLab"
@@ -27,6 +27,7 @@ help:
 	@echo "make student    build the student edition into student/"
 	@echo "make slides     render every notebook as a reveal.js deck into slides/"
 	@echo "make bench      run the benchmarks"
+	@echo "make gpu        on a CUDA machine: the GPU tests and the GPU benchmark (full sizes)"
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed, this is " + sys.version.split()[0] + ": run make PYTHON=python3.11 ...")'
@@ -40,8 +41,11 @@ install: $(STAMP)
 workspace: install
 	$(BIN)/coursekit workspace --source notebooks --dest workspace
 
+# Jupyter refuses to start as root unless told (containers, cloud shells often run as root).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: workspace
-	env -u COURSEKIT_STATIC_WIDGETS $(BIN)/jupyter lab --notebook-dir=workspace
+	env -u COURSEKIT_STATIC_WIDGETS $(BIN)/jupyter lab --notebook-dir=workspace $(ALLOW_ROOT)
 
 lint: install
 	$(BIN)/ruff check coursekit tests benchmarks scripts notebooks
@@ -72,6 +76,14 @@ bench: install
 	$(BIN)/python benchmarks/bench_numpy.py
 	$(BIN)/python benchmarks/bench_course.py
 	$(BIN)/python benchmarks/bench_gpu.py
+
+# The GPU code paths (skipped by `make test` where no CUDA GPU is visible) and the
+# throughput benchmark at full sizes; record a run with
+#   make gpu GPU_OUT=benchmarks/results/<gpu>.md
+GPU_OUT ?=
+gpu: install
+	$(BIN)/python -m pytest tests/test_gpu.py -rs -p no:cacheprovider
+	$(BIN)/python benchmarks/bench_gpu.py --workers 2 8 $(if $(GPU_OUT),--out $(GPU_OUT))
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^coursekit' > $(LOCK)
