@@ -289,6 +289,14 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
             m.training = training
 
 
+def _batch_count(loader: Any) -> int | None:
+    """``len(loader)``, or None for a loader without a length (a bare generator)."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
 def _check_first_batch(
     model: nn.Module,
     loader: Any,
@@ -297,13 +305,34 @@ def _check_first_batch(
     use_amp: bool,
     channels_last: bool,
 ) -> None:
-    """Run the first batch through the model and explain anything that does not fit."""
+    """Run the first batch through the model and explain anything that does not fit.
+
+    The look leaves no trace on training, so ``fit``'s first epoch sees the
+    batches a plain ``for xb, yb in loader`` would: the random generators a
+    shuffling DataLoader draws from (its own, its sampler's, or torch's global
+    one) get their state back, and so does the epoch count that
+    ``fast.GpuLoader`` seeds each epoch's order from.
+    """
+    saved = {}  # id -> (generator, state): the loader's own and its sampler's, once each
+    for g in (
+        getattr(loader, "generator", None),
+        getattr(getattr(loader, "sampler", None), "generator", None),
+    ):
+        if isinstance(g, torch.Generator):
+            saved[id(g)] = (g, g.get_state())
+    epoch = getattr(loader, "epoch", None)
     try:
-        batch = next(iter(loader))
+        with torch.random.fork_rng(devices=[]):
+            batch = next(iter(loader))
     except StopIteration:
         raise ValueError(
             "train_loader must yield at least one batch, got an empty loader"
         ) from None
+    finally:
+        for g, state in saved.values():
+            g.set_state(state)
+        if isinstance(epoch, int):
+            loader.epoch = epoch
     x, y = _split_batch(batch)
     name = type(model).__name__
     # eval mode: a look at the shapes must not update BatchNorm statistics
@@ -536,14 +565,18 @@ def fit(
         norm_sum = None
         n_seen, n_batches, classification = 0, 0, True
 
+        # The bar gets the batch count, not the loader: tqdm.auto's asyncio class
+        # calls iter() on a loader it is given and throws the iterator away, which
+        # starts a DataLoader's workers twice and advances its shuffling generator
+        # (tqdm issue #1598), so fit would not see the order a plain loop sees.
         bar = tqdm(
-            train_loader,
+            total=_batch_count(train_loader),
             desc=f"epoch {epoch + 1}/{epochs}",
             leave=False,
             disable=not progress,
             unit="batch",
         )
-        for x, y in map(_split_batch, bar):
+        for x, y in map(_split_batch, train_loader):
             x = _prepare_input(x, model, device, channels_last, use_amp)
             y = y.to(device, non_blocking=device.type == "cuda")
 
@@ -591,6 +624,7 @@ def fit(
                 classification = False
             n_seen += len(y)
             n_batches += 1
+            bar.update()
             # reading .item() waits for the GPU, so refresh the bar only now and then
             if progress and (n_batches % 10 == 1):
                 postfix = {"loss": f"{loss_sum.item() / n_seen:.4f}"}

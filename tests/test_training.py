@@ -235,6 +235,68 @@ def test_model_output_must_be_n_by_classes():
         fit(model, loader(x, y), epochs=1, **FIT)
 
 
+def test_the_first_batch_check_leaves_the_global_rng_alone():
+    # A shuffling DataLoader without its own generator draws its seed from the global RNG.
+    x, y = blobs(64)
+    shuffled = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+    model = small_mlp()
+    torch.manual_seed(3)
+    before = torch.get_rng_state()
+    training._check_first_batch(
+        model, shuffled, nn.CrossEntropyLoss(), torch.device("cpu"), False, False
+    )
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("kind", ["DataLoader", "GpuLoader"])
+def test_fit_first_epoch_sees_the_batches_of_a_plain_pass(kind):
+    from coursekit.fast import GpuLoader
+
+    x, y = blobs(96)
+
+    def make():
+        if kind == "GpuLoader":
+            images = x.view(96, 2, 1, 1)
+            return GpuLoader(images, y, batch_size=32, seed=5, device="cpu", normalize=False)
+        return loader(x, y, batch_size=32, shuffle=True, seed=5)
+
+    expected = [yb.clone() for _, yb in make()]
+    seen = []
+
+    def recording_loss(out, target):
+        seen.append(target.clone())
+        return nn.functional.cross_entropy(out, target)
+
+    train = make()
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2, 3))
+    fit(model, train, epochs=1, loss_fn=recording_loss, **FIT)
+    assert len(seen) == len(expected)
+    for got, want in zip(seen, expected, strict=True):
+        assert torch.equal(got, want)
+    if kind == "GpuLoader":
+        assert train.epoch == 1  # the shape check's look was given back
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_fit_iterates_the_loader_once_per_epoch(progress):
+    # A DataLoader starts its worker processes each time it is iterated.
+    x, y = blobs(64)
+    base = loader(x, y, batch_size=16)
+
+    class Counting:
+        calls = 0
+
+        def __len__(self):
+            return len(base)
+
+        def __iter__(self):
+            Counting.calls += 1
+            return iter(base)
+
+    fit(small_mlp(), Counting(), epochs=3, device="cpu", progress=progress)
+    assert Counting.calls == 1 + 3  # the first-batch check, then one per epoch
+
+
 def test_fit_trains_through_the_compiled_module(monkeypatch):
     calls = []
 
