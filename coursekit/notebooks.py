@@ -40,7 +40,7 @@ class RunResult:
 
     path: Path
     seconds: float
-    peak_mb: float  # the kernel and every process it started (e.g. torchrun workers)
+    peak_mb: float  # the kernel and every process it started (e.g. torchrun workers), PSS
     error: str | None = None
     kernel_peak_mb: float = 0.0  # the kernel process alone
 
@@ -93,8 +93,28 @@ def stderr_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
     return found
 
 
+def _tree_share(proc) -> int:
+    """Bytes of memory ``proc`` accounts for when shared pages are split among their users.
+
+    PSS (Linux): each page a process shares with n others counts 1/n. Summed
+    over a process tree it is the memory the tree occupies, with each shared
+    library counted once; summing RSS would count libtorch's pages once per
+    process that imports torch. Where PSS is not reported (macOS, Windows), RSS.
+    """
+    import psutil
+
+    try:
+        return proc.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):
+        return proc.memory_info().rss
+
+
 def _watch_peak_memory(pid_getter, stop: threading.Event, peak: list[float]) -> None:
-    """Poll resident memory until ``stop`` is set: ``peak`` = [with children, kernel alone]."""
+    """Poll memory until ``stop`` is set: ``peak`` = [with children, kernel alone] in MiB.
+
+    The kernel alone is its resident set (RSS); the kernel with the processes it
+    started (torchrun and its workers) is the sum of their PSS, see _tree_share.
+    """
     try:
         import psutil
     except ImportError:  # memory figures are a nicety, not a requirement
@@ -105,7 +125,11 @@ def _watch_peak_memory(pid_getter, stop: threading.Event, peak: list[float]) -> 
             try:
                 proc = psutil.Process(pid)
                 own = proc.memory_info().rss
-                total = own + sum(c.memory_info().rss for c in proc.children(recursive=True))
+                children = proc.children(recursive=True)
+                if children:
+                    total = _tree_share(proc) + sum(_tree_share(c) for c in children)
+                else:
+                    total = own
                 peak[0] = max(peak[0], total / 2**20)
                 peak[1] = max(peak[1], own / 2**20)
             except psutil.Error:
