@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     ok_all = True
     for name, secs, kernel_mb, mb, err in rows:
-        # The memory goal counts every process the notebook starts (torchrun workers too).
+        # The memory goal counts every process the notebook starts (torchrun workers too),
+        # each page they share once (PSS; see coursekit.notebooks._tree_share).
         ok = err is None and secs < GOAL_EACH_S and mb < GOAL_MEMORY_MB
         ok_all &= ok
         status = "yes" if ok else (f"no: {err}" if err else "no")

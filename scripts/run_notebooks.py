@@ -46,7 +46,11 @@ def times_table(results: list[RunResult]) -> str:
     total = sum(r.seconds for r in results)
     rows.append(f"| **total** | **{total:.1f}** | | |")
     cpu = f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}"
-    return "\n".join(rows) + f"\n\nMeasured by `make notebooks` on {cpu}."
+    return "\n".join(rows) + (
+        f"\n\nMeasured by `make notebooks` on {cpu}. With child processes (notebook 09's "
+        "torchrun launcher and workers), memory is the sum of their PSS: pages they "
+        "share, such as PyTorch's libraries, count once."
+    )
 
 
 def update_readme(table: str) -> None:
