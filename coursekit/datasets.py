@@ -56,6 +56,7 @@ __all__ = [
     "ChecksumError",
     "Splits",
     "ImageTensorDataset",
+    "check_images_and_labels",
     "data_dir",
     "load_digits",
     "load_dataset",
@@ -819,6 +820,19 @@ _standardize = normalize
 # --------------------------------------------------------------------------- loaders
 
 
+def check_images_and_labels(X: torch.Tensor, y: torch.Tensor) -> None:
+    """Raise a clear error unless X is (N, C, H, W) and y is (N,) integer class labels, N >= 1."""
+    if X.ndim != 4:
+        raise ValueError(f"X must be 4-D (N, C, H, W), got {X.ndim}-D with shape {tuple(X.shape)}")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (N,), got {y.ndim}-D with shape {tuple(y.shape)}")
+    check_same_length(X, y, "X", "y")
+    if len(X) == 0:
+        raise ValueError("X must hold at least one image, got 0")
+    if y.is_floating_point() or y.dtype == torch.bool:
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+
+
 class ImageTensorDataset(Dataset):
     """Images and labels held as tensors, with an optional per-image transform.
 
@@ -841,10 +855,7 @@ class ImageTensorDataset(Dataset):
             raise TypeError(
                 f"X and y must be torch tensors, got {type(X).__name__} and {type(y).__name__}"
             )
-        if X.ndim != 4:
-            raise ValueError(f"X must be 4-D (N, C, H, W), got shape {tuple(X.shape)}")
-        if len(X) != len(y):
-            raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+        check_images_and_labels(X, y)
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable or None, got {transform!r}")
         self.X, self.y, self.transform = X, y, transform

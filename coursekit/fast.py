@@ -37,7 +37,7 @@ from coursekit._validate import (
     check_probability,
 )
 from coursekit.augment import BatchAugment
-from coursekit.datasets import ImageTensorDataset
+from coursekit.datasets import ImageTensorDataset, check_images_and_labels
 from coursekit.device import (
     amp_dtype,
     autocast,
@@ -176,18 +176,7 @@ class GpuLoader:
     ) -> None:
         X = _as_tensor(X, "X")
         y = _as_tensor(y, "y")
-        if X.ndim != 4:
-            raise ValueError(
-                f"X must be 4-D (N, C, H, W), got {X.ndim}-D with shape {tuple(X.shape)}"
-            )
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (N,), got {y.ndim}-D with shape {tuple(y.shape)}")
-        if len(X) != len(y):
-            raise ValueError(f"X and y must have the same batch size, got {len(X)} and {len(y)}")
-        if len(X) == 0:
-            raise ValueError("X must hold at least one image, got 0")
-        if y.is_floating_point() or y.dtype == torch.bool:
-            raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+        check_images_and_labels(X, y)
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.seed = check_nonneg_int(seed, "seed")
         if augment is not None and not callable(augment):

@@ -665,3 +665,32 @@ def test_cifar10_corrupt_archive_raises_and_leaves_nothing(tmp_path, server, mon
     assert _files_under(tmp_path) == []
     with pytest.raises(RuntimeError, match="not found or corrupted"):
         tvd.CIFAR10(str(tmp_path), train=True, download=False)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "error", "match"),
+    [
+        (torch.zeros(4, 8, 8), torch.zeros(4, dtype=torch.int64), ValueError, r"X must be 4-D"),
+        (
+            torch.zeros(4, 1, 8, 8),
+            torch.zeros(4, 1, dtype=torch.int64),
+            ValueError,
+            "y must be 1-D",
+        ),
+        (
+            torch.zeros(4, 1, 8, 8),
+            torch.zeros(3, dtype=torch.int64),
+            ValueError,
+            "X and y must have the same batch size, got 4 and 3",
+        ),
+        (torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.int64), ValueError, "at least one"),
+        (torch.zeros(4, 1, 8, 8), torch.zeros(4), TypeError, "integer class labels"),
+    ],
+)
+def test_image_datasets_reject_what_is_not_images_and_labels(X, y, error, match):
+    from coursekit.fast import GpuLoader
+
+    with pytest.raises(error, match=match):
+        ds.ImageTensorDataset(X, y)
+    with pytest.raises(error, match=match):
+        GpuLoader(X, y, batch_size=2, device="cpu")
