@@ -49,7 +49,7 @@ from coursekit.device import (
     use_channels_last,
 )
 from coursekit.timing import synchronize
-from coursekit.training import _compiled, _prepare_input, _resolve_amp, eval_mode, fit
+from coursekit.training import _prepare_input, _resolve_amp, _TrainStep, eval_mode, fit
 
 __all__ = [
     "GpuLoader",
@@ -631,36 +631,25 @@ def measure_throughput(
         x = x.contiguous(memory_format=torch.channels_last)
     aug_gen = _device_generator(device, 0)
 
-    fn, compiled = _compiled(net, compile)
+    step = _TrainStep(
+        net, compile, opt, scaler, F.cross_entropy, device, use_amp, "timing eager mode"
+    )
 
     def run_step(i: int) -> None:
-        nonlocal fn, compiled
         xb = augment(x, aug_gen) if augment is not None else x
         if cl and xb.ndim == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        opt.zero_grad(set_to_none=True)
-        try:
-            with autocast(device, enabled=use_amp):
-                loss = F.cross_entropy(fn(xb), y)
-            scaler.scale(loss).backward()
-        except Exception as exc:
-            if not (compiled and i == 0):
-                raise
-            print(f"note: torch.compile failed ({type(exc).__name__}); timing eager mode")
-            fn, compiled = net, False
-            opt.zero_grad(set_to_none=True)
-            with autocast(device, enabled=use_amp):
-                loss = F.cross_entropy(fn(xb), y)
-            scaler.scale(loss).backward()
+        step(xb, y)
         scaler.step(opt)
         scaler.update()
 
     # With compile, the first (untimed) call is where compilation happens or fails.
-    times = _timed_steps(run_step, steps, max(warmup, 1) if compiled else warmup, device, repeats)
+    first_calls = max(warmup, 1) if step.compiled else warmup
+    times = _timed_steps(run_step, steps, first_calls, device, repeats)
     return _report(
         times, device, batch_size, steps, warmup, repeats, optimizer,
         dtype=str(amp_dtype(device) if use_amp else torch.float32).replace("torch.", ""),
-        channels_last=cl, compiled=compiled, loop="resident",
+        channels_last=cl, compiled=step.compiled, loop="resident",
     )  # fmt: skip
 
 

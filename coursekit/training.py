@@ -17,7 +17,7 @@ import random
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -412,6 +412,54 @@ def _compiled(model: nn.Module, want: bool) -> tuple[nn.Module, bool]:
         return model, False
 
 
+class _TrainStep:
+    """Zero the gradients, then forward, loss and scaled backward, compiled when asked.
+
+    ``torch.compile`` compiles lazily, so a broken compiler shows up only at the
+    first call: there, and only there, the step prints a note ending in
+    ``on_failure`` and goes on eagerly (``compiled`` turns False). Later errors
+    are the model's own and are raised.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        compile: bool,
+        optimizer: torch.optim.Optimizer,
+        scaler: Any,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        device: torch.device,
+        use_amp: bool,
+        on_failure: str = "falling back to eager mode",
+    ) -> None:
+        self.model, self.optimizer, self.scaler, self.loss_fn = model, optimizer, scaler, loss_fn
+        self.device, self.use_amp, self.on_failure = device, use_amp, on_failure
+        self.fn, self.compiled = _compiled(model, compile)
+        self._first = True
+
+    def _run(
+        self, fn: Callable, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self.optimizer.zero_grad(set_to_none=True)
+        with autocast(self.device, self.use_amp):
+            out = fn(x)
+            loss = self.loss_fn(out, y)
+        self.scaler.scale(loss).backward()
+        return out, loss
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run one step's gradients for batch ``x`` with targets ``y``; returns (output, loss)."""
+        first, self._first = self._first, False
+        try:
+            return self._run(self.fn, x, y)
+        except Exception as exc:
+            if not (self.compiled and first):
+                raise
+            print(f"note: torch.compile failed ({type(exc).__name__}); {self.on_failure}")
+            self.fn, self.compiled = self.model, False
+            return self._run(self.fn, x, y)
+
+
 def _resolve_amp(amp: bool | None, device: torch.device) -> bool:
     if amp is None:
         return amp_dtype(device) is not None
@@ -545,11 +593,12 @@ def fit(
         loss_fn.to(device)  # losses with a class-weight tensor
 
     _check_first_batch(model, train_loader, loss_fn, device, use_amp, channels_last)
-    net, compiled = _compiled(model, compile_available(device) if compile is None else compile)
+    want_compile = compile_available(device) if compile is None else compile
+    step = _TrainStep(model, want_compile, optimizer, scaler, loss_fn, device, use_amp)
 
     from tqdm.auto import tqdm
 
-    history = History(compiled=compiled)
+    history = History(compiled=step.compiled)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     if log_grad_norms:
         history.grad_norms = {n: [] for n in names}
@@ -580,26 +629,8 @@ def fit(
             x = _prepare_input(x, model, device, channels_last, use_amp)
             y = y.to(device, non_blocking=device.type == "cuda")
 
-            optimizer.zero_grad(set_to_none=True)
-            try:
-                with autocast(device, use_amp):
-                    out = net(x)
-                    loss = loss_fn(out, y)
-                scaler.scale(loss).backward()
-            except Exception as exc:
-                # Compilation happens lazily, at the first call: that is where it fails.
-                if not (compiled and n_batches == 0 and epoch == 0):
-                    raise
-                print(
-                    f"note: torch.compile failed ({type(exc).__name__}); falling back to eager mode"
-                )
-                net, compiled = model, False
-                history.compiled = False
-                optimizer.zero_grad(set_to_none=True)
-                with autocast(device, use_amp):
-                    out = model(x)
-                    loss = loss_fn(out, y)
-                scaler.scale(loss).backward()
+            out, loss = step(x, y)
+            history.compiled = step.compiled
             if log_grad_norms:
                 scaler.unscale_(optimizer)  # measure true gradients, not scaled ones
                 norms = torch.stack(

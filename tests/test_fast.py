@@ -282,6 +282,23 @@ def test_measure_throughput_on_cpu_and_leaves_model_untouched():
     assert rr["step_ms"] == pytest.approx(8 * 1000 / runs[1])
 
 
+def test_measure_throughput_times_eager_mode_when_compiled_code_fails(monkeypatch, capsys):
+    def broken_compile(model, *a, **k):
+        def fail(*args, **kwargs):
+            raise RuntimeError("no compiler here")
+
+        wrapper = nn.Module()
+        wrapper.forward = fail
+        return wrapper
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    r = measure_throughput(
+        _tiny_cnn(3, 10), (3, 8, 8), batch_size=8, steps=2, warmup=0, device="cpu", compile=True
+    )
+    assert r["compiled"] is False and r["images_per_s"] > 0
+    assert "torch.compile failed (RuntimeError); timing eager mode" in capsys.readouterr().out
+
+
 def test_plain_loop_throughput_on_cpu():
     r = plain_loop_throughput(
         _tiny_cnn(3, 10), (3, 8, 8), batch_size=8, steps=3, warmup=1, device="cpu"

@@ -335,6 +335,27 @@ def test_fit_falls_back_to_eager_when_compiled_code_fails(monkeypatch, capsys):
     assert "falling back to eager mode" in capsys.readouterr().out
 
 
+def test_a_compiled_step_raises_errors_after_its_first_call(monkeypatch):
+    calls = []
+
+    def flaky_compile(model, *a, **k):
+        def forward(x):
+            calls.append(len(x))
+            if len(calls) > 1:
+                raise RuntimeError("a real error in the second batch")
+            return model(x)
+
+        wrapper = nn.Module()
+        wrapper.forward = forward
+        return wrapper
+
+    monkeypatch.setattr(torch, "compile", flaky_compile)
+    x, y = blobs(64)
+    with pytest.raises(RuntimeError, match="a real error in the second batch"):
+        fit(small_mlp(), loader(x, y, batch_size=32), epochs=1, compile=True, **FIT)
+    assert calls == [32, 32]
+
+
 def test_fit_casts_low_precision_inputs_when_autocast_is_off():
     # A bf16-resident data set (GpuLoader's default on a GPU) with a float32 model.
     x, y = blobs(64)
