@@ -335,7 +335,7 @@ def train_fast(
         torch.compile the model; None = only on CUDA with Triton available.
         If compiling fails, a note is printed and training continues eagerly.
     verbose : bool
-        Print one line per epoch.
+        Print the device used, then one line per epoch (``fit``'s output).
 
     Returns
     -------
