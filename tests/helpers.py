@@ -9,7 +9,8 @@ Two groups:
 * JupyterLab in headless Chromium (Playwright): ``require_chromium``,
   ``isolated_env``, ``start_lab`` to serve a folder, then ``open_notebook``,
   ``run_all``, ``move_slider``, ``wait_for_text`` ... on a Playwright page.
-  The ``browser`` and ``page`` fixtures live in tests/conftest.py.
+  The ``browser`` and ``page`` fixtures live in tests/conftest.py;
+* PyTorch: ``broken_compile``, a stand-in for ``torch.compile``.
 
 Nothing here imports Playwright, so importing this module is cheap.
 """
@@ -269,3 +270,15 @@ def open_deck(page, deck: Path):
 def count_stderr(page) -> int:
     """How many stderr outputs the open page (notebook, deck or HTML export) shows."""
     return page.locator("[data-mime-type*='stderr']").count()
+
+
+def broken_compile(model, *args, **kwargs):
+    """Stand-in for ``torch.compile`` whose compiled module fails at its first call."""
+    from torch import nn  # imported here: most users of this module never need torch
+
+    def fail(*a, **k):
+        raise RuntimeError("no compiler here")
+
+    wrapper = nn.Module()
+    wrapper.forward = fail
+    return wrapper

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from helpers import broken_compile
 
 from coursekit.augment import BatchAugment, train_transforms
 from coursekit.fast import (
@@ -283,14 +284,6 @@ def test_measure_throughput_on_cpu_and_leaves_model_untouched():
 
 
 def test_measure_throughput_times_eager_mode_when_compiled_code_fails(monkeypatch, capsys):
-    def broken_compile(model, *a, **k):
-        def fail(*args, **kwargs):
-            raise RuntimeError("no compiler here")
-
-        wrapper = nn.Module()
-        wrapper.forward = fail
-        return wrapper
-
     monkeypatch.setattr(torch, "compile", broken_compile)
     r = measure_throughput(
         _tiny_cnn(3, 10), (3, 8, 8), batch_size=8, steps=2, warmup=0, device="cpu", compile=True

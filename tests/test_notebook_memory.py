@@ -45,18 +45,23 @@ time.sleep(60)
 """
 
 
+def _watch(pid: int, seconds: float) -> tuple[float, float]:
+    """Run the notebook runner's memory watcher on ``pid`` for ``seconds``: (tree, alone) MiB."""
+    peak, stop = [0.0, 0.0], threading.Event()
+    watcher = threading.Thread(target=_watch_peak_memory, args=(lambda: pid, stop, peak))
+    watcher.start()
+    time.sleep(seconds)
+    stop.set()
+    watcher.join()
+    return peak[0], peak[1]
+
+
 def _peaks_of(script: str) -> tuple[float, float]:
     """Start ``script``, wait until its child exists, watch it for 1 s: (tree, parent) MiB."""
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "forked"
-        peak, stop = [0.0, 0.0], threading.Event()
-        watcher = threading.Thread(target=_watch_peak_memory, args=(lambda: proc.pid, stop, peak))
-        watcher.start()
-        time.sleep(1.0)
-        stop.set()
-        watcher.join()
-        return peak[0], peak[1]
+        return _watch(proc.pid, 1.0)
     finally:
         for child in psutil.Process(proc.pid).children(recursive=True):
             child.kill()
@@ -81,14 +86,9 @@ def test_pages_shared_with_a_child_are_counted_once():
 def test_without_children_the_tree_is_the_kernel():
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        peak, stop = [0.0, 0.0], threading.Event()
-        watcher = threading.Thread(target=_watch_peak_memory, args=(lambda: proc.pid, stop, peak))
-        watcher.start()
-        time.sleep(0.3)
-        stop.set()
-        watcher.join()
+        tree, alone = _watch(proc.pid, 0.3)
     finally:
         proc.kill()
         proc.wait()
-    assert peak[1] > 0
-    assert peak[0] == peak[1]
+    assert alone > 0
+    assert tree == alone

@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from helpers import broken_compile
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -320,14 +321,6 @@ def test_fit_trains_through_the_compiled_module(monkeypatch):
 
 
 def test_fit_falls_back_to_eager_when_compiled_code_fails(monkeypatch, capsys):
-    def broken_compile(model, *a, **k):
-        def fail(*args, **kwargs):
-            raise RuntimeError("no compiler here")
-
-        wrapper = nn.Module()
-        wrapper.forward = fail
-        return wrapper
-
     monkeypatch.setattr(torch, "compile", broken_compile)
     x, y = blobs(64)
     hist = fit(small_mlp(), loader(x, y), epochs=2, compile=True, **FIT)
