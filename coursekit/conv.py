@@ -111,29 +111,32 @@ def _windows(
     return as_strided(xp, shape=shape, strides=strides, writeable=False)
 
 
-def _scatter_windows(dwin: np.ndarray, padded_hw: Pair, stride: Pair, dilation: Pair) -> np.ndarray:
-    """Adjoint of ``_windows``: sum window values back onto the padded input.
+def _crop(xp: np.ndarray, padding: Pair, hw: Pair) -> np.ndarray:
+    ph, pw = padding
+    return xp[:, :, ph : ph + hw[0], pw : pw + hw[1]]
+
+
+def _scatter_windows(
+    dwin: np.ndarray, hw: Pair, stride: Pair, padding: Pair, dilation: Pair
+) -> np.ndarray:
+    """Adjoint of ``_windows(_pad(x, padding), ...)``: sum window values back onto ``x``.
 
     dwin : ndarray of shape (N, C, kh, kw, H_out, W_out)
-    Returns ndarray of shape (N, C, H_pad, W_pad). Overlapping windows add up;
-    we loop over the ``kh * kw`` kernel offsets, each a strided slice add, which
-    is much faster than ``np.add.at``.
+    hw : (H, W), the size of ``x`` before padding
+    Returns a contiguous ndarray of shape (N, C, H, W). Overlapping windows add up
+    and what lands in the padding is dropped. We loop over the ``kh * kw`` kernel
+    offsets, each a strided slice add, which is much faster than ``np.add.at``.
     """
     n, c, kh, kw, ho, wo = dwin.shape
     (sh, sw), (dh, dw) = stride, dilation
-    dxp = np.zeros((n, c, padded_hw[0], padded_hw[1]), dtype=dwin.dtype)
+    dxp = np.zeros((n, c, hw[0] + 2 * padding[0], hw[1] + 2 * padding[1]), dtype=dwin.dtype)
     for p in range(kh):
         for q in range(kw):
             # the input pixels that kernel offset (p, q) touched, one per output pixel
             rows = slice(p * dh, p * dh + sh * (ho - 1) + 1, sh)
             cols = slice(q * dw, q * dw + sw * (wo - 1) + 1, sw)
             dxp[:, :, rows, cols] += dwin[:, :, p, q]
-    return dxp
-
-
-def _crop(xp: np.ndarray, padding: Pair, hw: Pair) -> np.ndarray:
-    ph, pw = padding
-    return xp[:, :, ph : ph + hw[0], pw : pw + hw[1]]
+    return np.ascontiguousarray(_crop(dxp, padding, hw))
 
 
 def _check_conv_args(
@@ -323,8 +326,7 @@ def col2im(
     ho, wo = _output_hw((h, wd), kernel, stride, padding, dilation)
     check_shape(cols, (n, c * kernel[0] * kernel[1], ho * wo), "cols")
     dwin = cols.reshape(n, c, kernel[0], kernel[1], ho, wo)
-    padded = (h + 2 * padding[0], wd + 2 * padding[1])
-    return _crop(_scatter_windows(dwin, padded, stride, dilation), padding, (h, wd)).copy()
+    return _scatter_windows(dwin, (h, wd), stride, padding, dilation)
 
 
 # ----------------------------------------------------------------------------
@@ -400,9 +402,7 @@ def conv2d_backward(
     # dW = sum over images of dout_n @ cols_n^T
     dw = (d @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
     dcols = (w.reshape(c_out, -1).T @ d).reshape(n, c_in, kh, kw, ho, wo)
-    padded = (h + 2 * padding[0], wd + 2 * padding[1])
-    dxp = _scatter_windows(dcols, padded, stride, dilation)
-    dx = dxp if padding == (0, 0) else np.ascontiguousarray(_crop(dxp, padding, (h, wd)))
+    dx = _scatter_windows(dcols, (h, wd), stride, padding, dilation)
     return dx, dw, db
 
 
@@ -479,11 +479,8 @@ def conv_transpose2d_forward(
     w = w.astype(dtype, copy=False)
     # (C_out*kh*kw, C_in) @ (N, C_in, H*W): each input pixel's stamp, then scatter-add
     stamps = (w.reshape(c_in, -1).T @ x.reshape(n, c_in, h * wd)).reshape(n, c_out, kh, kw, h, wd)
-    # the un-cropped canvas; output_padding adds rows/columns at the bottom/right
-    full = (ho + 2 * padding[0], wo + 2 * padding[1])
-    out = np.ascontiguousarray(
-        _crop(_scatter_windows(stamps, full, stride, dilation), padding, (ho, wo))
-    )
+    # padding crops the stamped canvas; (ho, wo) already counts output_padding's extra rows
+    out = _scatter_windows(stamps, (ho, wo), stride, padding, dilation)
     if b is not None:
         out += b.astype(dtype, copy=False)[:, None, None]
     cache = (x, w, b is not None, stride, padding, op, dilation)

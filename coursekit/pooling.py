@@ -29,14 +29,19 @@ __all__ = [
 Pair = tuple[int, int]
 
 
+def _pool_hyper(kernel_size: Any, stride: Any, padding: Any) -> tuple[Pair, Pair, Pair]:
+    """Validate kernel_size/stride/padding as pairs; stride None means kernel_size, as in torch."""
+    kernel = check_int_pair(kernel_size, "kernel_size", minimum=1)
+    stride = kernel if stride is None else check_int_pair(stride, "stride", minimum=1)
+    return kernel, stride, check_int_pair(padding, "padding", minimum=0)
+
+
 def _pool_args(
     x: Any, kernel_size: Any, stride: Any, padding: Any
 ) -> tuple[np.ndarray, Pair, Pair, Pair, Pair]:
     x = as_float_array(x, "x")
     check_ndim(x, 4, "x", "(N, C, H, W)")
-    kernel = check_int_pair(kernel_size, "kernel_size", minimum=1)
-    stride = kernel if stride is None else check_int_pair(stride, "stride", minimum=1)
-    padding = check_int_pair(padding, "padding", minimum=0)
+    kernel, stride, padding = _pool_hyper(kernel_size, stride, padding)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         # torch's rule: a window must never lie entirely in the padding
         raise ValueError(
@@ -98,8 +103,7 @@ def maxpool2d_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     dcols = np.zeros((n, c, kernel[0] * kernel[1], ho, wo), dtype=dout.dtype)
     np.put_along_axis(dcols, idx, dout[:, :, None], axis=2)
     dwin = dcols.reshape(n, c, kernel[0], kernel[1], ho, wo)
-    dxp = _scatter_windows(dwin, (h + 2 * padding[0], w + 2 * padding[1]), stride, (1, 1))
-    return np.ascontiguousarray(dxp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w])
+    return _scatter_windows(dwin, (h, w), stride, padding, (1, 1))
 
 
 def avgpool2d_forward(
@@ -148,8 +152,7 @@ def avgpool2d_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     check_shape(dout, (n, c, ho, wo), "dout")
     share = dout / dout.dtype.type(kernel[0] * kernel[1])
     dwin = np.broadcast_to(share[:, :, None, None], (n, c, kernel[0], kernel[1], ho, wo))
-    dxp = _scatter_windows(dwin, (h + 2 * padding[0], w + 2 * padding[1]), stride, (1, 1))
-    return np.ascontiguousarray(dxp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w])
+    return _scatter_windows(dwin, (h, w), stride, padding, (1, 1))
 
 
 class _Pool2d(Layer):
@@ -157,11 +160,8 @@ class _Pool2d(Layer):
         self, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0
     ):
         super().__init__()
-        self.kernel_size = check_int_pair(kernel_size, "kernel_size", minimum=1)
-        self.stride = (
-            self.kernel_size if stride is None else check_int_pair(stride, "stride", minimum=1)
-        )
-        self.padding = check_int_pair(padding, "padding", minimum=0)
+        # the half-kernel padding limit is checked in forward, as torch does
+        self.kernel_size, self.stride, self.padding = _pool_hyper(kernel_size, stride, padding)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
