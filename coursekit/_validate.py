@@ -120,6 +120,19 @@ def check_int_pair(v: Any, name: str, minimum: int = 0) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+def check_bool(v: Any, name: str, allow_none: bool = False) -> bool | None:
+    """Return ``v`` if it is True or False (or None where None means "choose for me").
+
+    Only real bools pass: 0, 1 or "yes" are more often a slip than a choice.
+    """
+    if v is None and allow_none:
+        return None
+    if not isinstance(v, bool):
+        want = "True, False or None (auto)" if allow_none else "a bool"
+        raise TypeError(f"{name} must be {want}, got {v!r}")
+    return v
+
+
 def check_positive(v: Any, name: str, allow_zero: bool = False) -> float:
     """Return ``v`` as ``float`` if it is a finite number > 0 (>= 0 with ``allow_zero``)."""
     if not isinstance(v, numbers.Real) or isinstance(v, bool):

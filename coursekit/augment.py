@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from coursekit._validate import (
+    check_bool,
     check_in,
     check_nonneg_int,
     check_positive,
@@ -46,7 +47,8 @@ __all__ = [
     "train_transforms",
 ]
 
-# ITU-R 601 luma weights, the same ones torchvision uses for grayscale.
+# ITU-R 601 luma weights, as in coursekit.datasets (torchvision's rgb_to_grayscale
+# rounds red to 0.2989, so calling it would shift the numbers slightly).
 _LUMA = (0.299, 0.587, 0.114)
 
 
@@ -94,13 +96,11 @@ def _uniform(
 
 
 def _grayscale(x: torch.Tensor) -> torch.Tensor:
-    """Luma of ``x`` (N, C, H, W) as (N, 1, H, W); one channel stays as it is."""
+    """Luma of ``x`` (N, C, H, W), C in {1, 3}, as (N, 1, H, W); one channel stays as it is."""
+    # C is not checked here: color_jitter rejects other counts before any draw,
+    # also when no step that needs the grey image is switched on.
     if x.shape[1] == 1:
         return x
-    if x.shape[1] != 3:
-        raise ValueError(
-            f"x must have 1 or 3 channels for colour jitter, got {x.shape[1]} channels"
-        )
     w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x * w).sum(dim=1, keepdim=True)
 
@@ -350,8 +350,7 @@ class BatchAugment:
         noise: float = 0.0,
         crop_mode: str = "reflect",
     ) -> None:
-        if not isinstance(flip, bool):
-            raise TypeError(f"flip must be a bool, got {flip!r}")
+        check_bool(flip, "flip")
         self.flip = flip
         self.crop_padding = check_nonneg_int(crop_padding, "crop_padding")
         self.rotation = check_positive(rotation, "rotation", allow_zero=True)
@@ -537,8 +536,7 @@ def train_transforms(
         tensor of shape (C, size, size).
     """
     dataset = check_in(dataset, tuple(_PIPELINE_DEFAULTS), "dataset")
-    if not isinstance(augment, bool):
-        raise TypeError(f"augment must be a bool, got {augment!r}")
+    check_bool(augment, "augment")
     cfg = dict(_PIPELINE_DEFAULTS[dataset])
     mean, std = tuple(mean), tuple(std)
     if len(mean) != len(std):
@@ -547,14 +545,8 @@ def train_transforms(
         )
     for s in std:
         check_positive(s, "std")
-    if size is not None:
-        cfg["size"] = size
-    if padding is not None:
-        cfg["padding"] = padding
-    if rotation is not None:
-        cfg["rotation"] = rotation
-    if jitter is not None:
-        cfg["jitter"] = jitter
+    overrides = {"size": size, "padding": padding, "rotation": rotation, "jitter": jitter}
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
     size_ = check_nonneg_int(cfg["size"], "size")
     pad = check_nonneg_int(cfg["padding"], "padding")
     rot = check_positive(cfg["rotation"], "rotation", allow_zero=True)

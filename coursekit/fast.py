@@ -30,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from coursekit._validate import (
+    check_bool,
     check_in,
     check_nonneg_int,
     check_positive,
@@ -87,12 +88,6 @@ def _check_model(model: Any) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return model
-
-
-def _check_flag(v: Any, name: str) -> bool | None:
-    if v is not None and not isinstance(v, bool):
-        raise TypeError(f"{name} must be True, False or None (auto), got {v!r}")
-    return v
 
 
 def _as_tensor(a: Any, name: str) -> torch.Tensor:
@@ -190,7 +185,7 @@ class GpuLoader:
         if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating torch.dtype or None, got {dtype!r}")
         self.dtype = dtype
-        cl = _check_flag(channels_last, "channels_last")
+        cl = check_bool(channels_last, "channels_last", allow_none=True)
         self.channels_last = use_channels_last(self.device) if cl is None else cl
 
         # The one and only host-to-device copy; normalise in float32 on the device.
@@ -353,9 +348,9 @@ def train_fast(
     weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
     label_smoothing = check_probability(label_smoothing, "label_smoothing")
     warmup = check_probability(warmup, "warmup")
-    amp = _check_flag(amp, "amp")
-    channels_last = _check_flag(channels_last, "channels_last")
-    compile = _check_flag(compile, "compile")
+    amp = check_bool(amp, "amp", allow_none=True)
+    channels_last = check_bool(channels_last, "channels_last", allow_none=True)
+    compile = check_bool(compile, "compile", allow_none=True)
     try:
         steps_per_epoch = len(train_loader)
     except TypeError as exc:
@@ -427,9 +422,8 @@ def evaluate_fast(
     accuracy : float in [0, 1]
     """
     model = _check_model(model)
-    if not isinstance(tta_flip, bool):
-        raise TypeError(f"tta_flip must be a bool, got {tta_flip!r}")
-    amp = _check_flag(amp, "amp")
+    check_bool(tta_flip, "tta_flip")
+    amp = check_bool(amp, "amp", allow_none=True)
     if device is None:
         device = getattr(loader, "device", None)
         if device is None:
@@ -608,10 +602,9 @@ def measure_throughput(
     model, shape, batch_size, steps, warmup, repeats, optimizer = _timing_args(
         model, input_shape, batch_size, steps, warmup, repeats, optimizer
     )
-    amp = _check_flag(amp, "amp")
-    channels_last = _check_flag(channels_last, "channels_last")
-    if not isinstance(compile, bool):
-        raise TypeError(f"compile must be a bool, got {compile!r}")
+    amp = check_bool(amp, "amp", allow_none=True)
+    channels_last = check_bool(channels_last, "channels_last", allow_none=True)
+    check_bool(compile, "compile")
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be callable (e.g. BatchAugment) or None, got {augment!r}")
     device = _resolve_device(device)

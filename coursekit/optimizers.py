@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit._validate import check_positive, check_probability
+from coursekit._validate import check_bool, check_positive, check_probability
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
 
@@ -75,10 +75,6 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
         start[...] = end - (end - start) * (1 - weight)
 
 
-def _check_lr(lr: Any) -> float:
-    return check_positive(lr, "lr", allow_zero=True)
-
-
 def _check_nonneg(v: Any, name: str) -> float:
     return check_positive(v, name, allow_zero=True)
 
@@ -96,7 +92,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Pair] | Pair, lr: float) -> None:
         self.pairs: list[Pair] = _as_pairs(params)
-        self.lr = _check_lr(lr)
+        self.lr = _check_nonneg(lr, "lr")
         # State per parameter, keyed by (pair index, key): momentum buffers, moments, step count.
         self.state: dict[tuple[int, str], dict[str, Any]] = {}
 
@@ -164,8 +160,7 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         self.momentum = _check_nonneg(momentum, "momentum")
         self.dampening = _check_nonneg(dampening, "dampening")
-        if not isinstance(nesterov, bool):
-            raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
+        check_bool(nesterov, "nesterov")
         if nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(
                 "nesterov must be False unless momentum > 0 and dampening == 0, "
@@ -274,8 +269,7 @@ class RMSprop(Optimizer):
         self.eps = _check_nonneg(eps, "eps")
         self.weight_decay = _check_nonneg(weight_decay, "weight_decay")
         self.momentum = _check_nonneg(momentum, "momentum")
-        if not isinstance(centered, bool):
-            raise TypeError(f"centered must be a bool, got {centered!r}")
+        check_bool(centered, "centered")
         self.centered = centered
 
     def _update(self, p, g, state):

@@ -15,6 +15,7 @@ import numpy as np
 
 from coursekit._validate import (
     as_float_array,
+    check_bool,
     check_positive,
     check_positive_int,
     check_same_length,
@@ -44,6 +45,13 @@ def _split_counts(n: int, parts: int) -> list[int]:
 def _shuffle(X: np.ndarray, y: np.ndarray, rng: np.random.Generator):
     perm = rng.permutation(len(y))
     return X[perm], y[perm]
+
+
+def _two_classes(X0: np.ndarray, X1: np.ndarray, noise: float, rng: np.random.Generator):
+    """Points X0 (n0, 2) as class 0 and X1 (n1, 2) as class 1, plus noise, shuffled."""
+    y = np.repeat(np.array([0, 1], dtype=np.int64), [len(X0), len(X1)])
+    X = np.concatenate([X0, X1]) + noise * rng.standard_normal((len(y), 2))
+    return _shuffle(X, y, rng)
 
 
 def make_xor(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -96,12 +104,9 @@ def make_moons(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[np.ndar
     rng = np.random.default_rng(_check_seed(seed))
     n0, n1 = _split_counts(n, 2)
     t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n1)
-    X = np.concatenate(
-        [np.stack([np.cos(t0), np.sin(t0)], 1), np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)]
-    )
-    y = np.repeat(np.array([0, 1], dtype=np.int64), [n0, n1])
-    X = X + noise * rng.standard_normal((n, 2))
-    return _shuffle(X, y, rng)
+    upper = np.stack([np.cos(t0), np.sin(t0)], 1)  # (n0, 2)
+    lower = np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)  # (n1, 2)
+    return _two_classes(upper, lower, noise, rng)
 
 
 def make_circles(
@@ -131,12 +136,9 @@ def make_circles(
     n0, n1 = _split_counts(n, 2)
     t0 = np.linspace(0, 2 * np.pi, n0, endpoint=False)
     t1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
-    X = np.concatenate(
-        [np.stack([np.cos(t0), np.sin(t0)], 1), factor * np.stack([np.cos(t1), np.sin(t1)], 1)]
-    )
-    y = np.repeat(np.array([0, 1], dtype=np.int64), [n0, n1])
-    X = X + noise * rng.standard_normal((n, 2))
-    return _shuffle(X, y, rng)
+    outer = np.stack([np.cos(t0), np.sin(t0)], 1)  # (n0, 2)
+    inner = factor * np.stack([np.cos(t1), np.sin(t1)], 1)  # (n1, 2)
+    return _two_classes(outer, inner, noise, rng)
 
 
 def make_spirals(
@@ -274,8 +276,7 @@ def train_val_test_split(
             "val_fraction + test_fraction must be < 1, "
             f"got {val_fraction} + {test_fraction} = {val_fraction + test_fraction}"
         )
-    if not isinstance(stratify, bool):
-        raise TypeError(f"stratify must be a bool, got {stratify!r}")
+    check_bool(stratify, "stratify")
     rng = np.random.default_rng(_check_seed(seed))
     n = len(y)
     n_val, n_test = round(val_fraction * n), round(test_fraction * n)

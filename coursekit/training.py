@@ -26,7 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from coursekit._validate import check_in, check_labels, check_nonneg_int, check_positive_int
+from coursekit._validate import (
+    check_bool,
+    check_in,
+    check_labels,
+    check_nonneg_int,
+    check_positive_int,
+)
 from coursekit.device import (
     amp_dtype,
     autocast,
@@ -556,8 +562,7 @@ def fit(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     epochs = check_positive_int(epochs, "epochs")
     check_in(scheduler_interval, ("epoch", "batch"), "scheduler_interval")
-    if compile is not None and not isinstance(compile, bool):
-        raise TypeError(f"compile must be True, False or None (auto), got {compile!r}")
+    check_bool(compile, "compile", allow_none=True)
     if early_stopping_patience is not None:
         early_stopping_patience = check_positive_int(
             early_stopping_patience, "early_stopping_patience"

@@ -35,7 +35,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from coursekit import plots
-from coursekit._validate import check_in, check_nonneg_int, check_positive, check_positive_int
+from coursekit._validate import (
+    check_bool,
+    check_in,
+    check_nonneg_int,
+    check_positive,
+    check_positive_int,
+)
 
 __all__ = [
     "Explorer",
@@ -55,14 +61,18 @@ __all__ = [
 STATIC_ENV = "COURSEKIT_STATIC_WIDGETS"
 
 
-def _in_kernel() -> bool:
-    """True inside a Jupyter kernel (where a widget frontend may be listening)."""
+def _ipython_shell() -> Any:
+    """The running IPython shell, or None (plain Python)."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython ships with ipywidgets
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+        return None
+    return get_ipython()
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (where a widget frontend may be listening)."""
+    return getattr(_ipython_shell(), "kernel", None) is not None
 
 
 def use_static(static: bool | None = None) -> bool:
@@ -201,11 +211,10 @@ class Explorer:
         # Static: redraw with the current (by default, the initial) values.
         self.figure, self.info_lines, _ = self._render(self.values())
         print(self.info_text)
-        if _in_kernel() or _in_ipython():
+        if _in_kernel() or _ipython_shell() is not None:
             from IPython.display import display
 
-            data = _display_data(self.figure)["data"]
-            display({"image/png": data["image/png"], "text/plain": data["text/plain"]}, raw=True)
+            display(_display_data(self.figure)["data"], raw=True)
 
     def display(self) -> None:
         """Same as :meth:`show` with the automatic choice."""
@@ -213,14 +222,6 @@ class Explorer:
 
     def _ipython_display_(self) -> None:
         self.show()
-
-
-def _in_ipython() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return False
-    return get_ipython() is not None
 
 
 def _slider(cls: type, value: Any, lo: Any, hi: Any, step: Any, description: str, **kw) -> Any:
@@ -587,8 +588,7 @@ class ConvExplorer(Explorer):
         output_padding = check_nonneg_int(output_padding, "output_padding")
         in_channels = check_positive_int(in_channels, "in_channels")
         out_channels = check_positive_int(out_channels, "out_channels")
-        if not isinstance(transposed, bool):
-            raise TypeError(f"transposed must be a bool, got {transposed!r}")
+        check_bool(transposed, "transposed")
         islider = W.IntSlider
         self.controls = {
             "input_size": _slider(islider, input_size, 1, max(16, input_size), 1, "input size N"),

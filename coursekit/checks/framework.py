@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit._validate import check_positive
+from coursekit._validate import check_bool, check_positive
 
 __all__ = ["Case", "CheckResult", "run_check", "strict", "short_repr", "GRADING_ENV"]
 
@@ -370,8 +370,7 @@ def run_check(
         raise ValueError(f"compare must be 'allclose', 'equal' or a callable, got {compare!r}")
     rtol = check_positive(rtol, "rtol", allow_zero=True)
     atol = check_positive(atol, "atol", allow_zero=True)
-    if not isinstance(check_type, bool):
-        raise TypeError(f"check_type must be a bool, got {check_type!r}")
+    check_bool(check_type, "check_type")
 
     failures: list[str] = []
     n_passed = 0
