@@ -32,6 +32,7 @@ can in principle patch anything; these checks close the common loopholes.)
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import math
 import numbers
@@ -45,7 +46,16 @@ import numpy as np
 
 from coursekit._validate import check_bool, check_positive
 
-__all__ = ["Case", "CheckResult", "run_check", "strict", "short_repr", "GRADING_ENV"]
+__all__ = [
+    "Case",
+    "CheckResult",
+    "Collected",
+    "collect_cases",
+    "run_check",
+    "strict",
+    "short_repr",
+    "GRADING_ENV",
+]
 
 GRADING_ENV = "COURSEKIT_GRADING"
 
@@ -372,6 +382,11 @@ def run_check(
     atol = check_positive(atol, "atol", allow_zero=True)
     check_bool(check_type, "check_type")
 
+    collecting = _COLLECTING.get()
+    if collecting is not None:
+        collecting.append(Collected(name, fn, list(cases), compare, rtol, atol, check_type))
+        return CheckResult(name, len(cases), 0, attempted=False, failures=[])
+
     failures: list[str] = []
     n_passed = 0
     for index, case in enumerate(cases):
@@ -424,6 +439,63 @@ def run_check(
         first = failures[0].splitlines()[0].strip()
         raise AssertionError(f"{name}: {first} (see the report above)")
     return result
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What a visible check would run: its cases and how it compares (see ``collect_cases``)."""
+
+    name: str
+    fn: Callable[..., Any]
+    cases: list[Case]
+    compare: str | Callable[[Any, Any], bool]
+    rtol: float
+    atol: float
+    check_type: bool
+
+    def verdict(self, index: int, got: Any) -> str:
+        """Return "" if ``got`` passes case ``index``, else the report the student would see."""
+        case = self.cases[index]
+        why = _compare(got, case.expected, self.compare, self.rtol, self.atol, self.check_type)
+        if not why:
+            return ""
+        lines = [("expected", short_repr(case.expected)), ("got", short_repr(got)), ("problem", why)]
+        return _report(index, case, lines)
+
+    def raised(self, index: int, error: str) -> str:
+        """Return "" if raising ``error`` ("Type: message") passes case ``index``, else the report."""
+        case = self.cases[index]
+        if case.raises is not None and error.split(":")[0] == case.raises.__name__:
+            return ""
+        want = f"raise {case.raises.__name__}" if case.raises else "return a value"
+        return _report(index, case, [("expected", want), ("raised", error)])
+
+
+_COLLECTING: contextvars.ContextVar[list[Collected] | None] = contextvars.ContextVar(
+    "coursekit_collecting", default=None
+)
+
+
+def collect_cases(check: Callable[[Any], Any], obj: Any = None) -> Collected:
+    """Return the cases ``check(obj)`` would run, without running any of them.
+
+    The grader uses this to call a student's function on exactly the inputs of
+    the visible check, outside the student's process, and to judge the answers
+    with the check's own comparison.
+    """
+    token = _COLLECTING.set([])
+    try:
+        check(obj if obj is not None else _placeholder)
+        collected = _COLLECTING.get()
+    finally:
+        _COLLECTING.reset(token)
+    if not collected or len(collected) != 1:
+        raise ValueError(f"check must call run_check once, got {len(collected or [])} calls")
+    return collected[0]
+
+
+def _placeholder(*args: Any, **kwargs: Any) -> Any:
+    raise NotImplementedError
 
 
 def _exc_line(exc: BaseException) -> str:
