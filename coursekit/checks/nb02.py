@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from coursekit.checks.framework import Case, CheckResult, run_check
+from coursekit.checks.inputs import grad_bowl, grad_parabola
 
 __all__ = [
     "grad_parabola",
@@ -20,16 +21,6 @@ __all__ = [
     "check_momentum_step",
     "check_adam_step",
 ]
-
-
-def grad_parabola(theta: np.ndarray) -> np.ndarray:
-    """Gradient of f(theta) = sum(theta^2): ``2 theta``, same shape as ``theta``."""
-    return 2.0 * theta
-
-
-def grad_bowl(theta: np.ndarray) -> np.ndarray:
-    """Gradient of f(theta) = 0.5 (theta_0^2 + 10 theta_1^2), theta of shape (2,)."""
-    return np.array([1.0, 10.0]) * theta
 
 
 def _gd_reference(grad: Callable, theta0: np.ndarray, lr: float, steps: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from coursekit.checks.framework import Case, CheckResult, run_check
+from coursekit.checks.inputs import log_sum_exp, sin_times_x, sum_of_cubes
 
 __all__ = [
     "WORKED_EXAMPLE",
@@ -218,22 +219,6 @@ def check_linear_tanh_backward(fn: Callable) -> CheckResult:
 
 
 # --------------------------------------------------------------------------- exercise 3
-def sum_of_cubes(x: np.ndarray) -> float:
-    """f(x) = sum(x^3); gradient 3 x^2."""
-    return float(np.sum(x**3))
-
-
-def sin_times_x(x: np.ndarray) -> float:
-    """f(x) = sum(x sin(x)); gradient sin(x) + x cos(x)."""
-    return float(np.sum(x * np.sin(x)))
-
-
-def log_sum_exp(x: np.ndarray) -> float:
-    """f(x) = log(sum(exp(x))); gradient softmax(x)."""
-    m = np.max(x)
-    return float(m + np.log(np.sum(np.exp(x - m))))
-
-
 def _grad_and_restored_input(fn: Callable) -> Callable:
     """Wrap ``numerical_gradient`` so the check also sees ``x`` after the call."""
 

@@ -87,8 +87,13 @@ def _run_prelude(statements: list[str], ns: dict) -> None:
         try:
             exec(compile(statement, "<prelude>", "exec"), ns)
         except Exception:
-            # A forbidden module (absent from this sandbox) or a notebook-only import.
-            pass
+            # A forbidden module (absent from this sandbox) or a notebook-only import:
+            # ``from m import a, b, c`` still binds the names that do import.
+            node = ast.parse(statement).body[0]
+            if isinstance(node, ast.ImportFrom) and len(node.names) > 1:
+                for alias in node.names:
+                    one = ast.ImportFrom(module=node.module, names=[alias], level=node.level)
+                    _run_prelude([ast.unparse(one)], ns)
 
 
 def _run_cells(cells: list[dict], ns: dict, timeout: float) -> None:

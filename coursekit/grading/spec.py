@@ -18,6 +18,7 @@ plain data comes back (:mod:`coursekit.grading.plaindata`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -43,9 +44,14 @@ class Call:
         How to call it (a key of :data:`coursekit.grading.drivers.DRIVERS`).
     after : bool
         Also send back the positional arguments as they are after the call
-        (for exercises that must not modify, or must restore, their inputs).
+        (for exercises that must not modify, or must restore, their inputs):
+        the value judged is then ``(result, args_after)``, ``args_after``
+        being the tuple of positional arguments.
     label : str
         A short description without values, shown in the feedback.
+    public : bool
+        True for the calls made from the visible check's cases (set by
+        :meth:`Exercise.public_calls`): ``answer`` and ``judge`` may treat them apart.
     """
 
     args: tuple = ()
@@ -53,6 +59,7 @@ class Call:
     driver: str = "call"
     after: bool = False
     label: str = ""
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ class Exercise:
     def public_calls(self) -> list[Call]:
         """One call per case of the visible check, in order."""
         to_call = self.public or (lambda case: Call(case.args, dict(case.kwargs)))
-        return [to_call(case) for case in self.visible().cases]
+        return [dataclasses.replace(to_call(case), public=True) for case in self.visible().cases]
 
     def hidden_calls(self, secret: bytes) -> list[Call]:
         """The hidden calls for this secret (the same secret always gives the same calls)."""
@@ -125,14 +132,18 @@ class Exercise:
             raise TypeError(f"{self.grade_id}: hidden() must return a non-empty list of Call")
         return calls
 
-    def judge_public(self, collected: Collected, index: int, record: Mapping) -> str:
+    def judge_public(
+        self, collected: Collected, index: int, record: Mapping, call: Call | None = None
+    ) -> str:
         """Return "" if a public call's record passes its visible case, else the report."""
         if record.get("status") != "ok":
             return collected.raised(index, str(record.get("error", "no answer")))
         got = record["value"]
+        if "after_value" in record:
+            got = (got, record["after_value"])
         if self.answer is not None:
             try:
-                got = self.answer(got, None)
+                got = self.answer(got, call)
             except Exception as exc:  # the answer could not be used (wrong keys, shapes ...)
                 return collected.raised(index, f"{type(exc).__name__}: {exc}")
         return collected.verdict(index, got)
@@ -223,7 +234,7 @@ def mismatch(got: Any, expected: Any, rtol: float, atol: float, path: str = "") 
         if math.isnan(e) or math.isnan(g):
             return "" if math.isnan(e) and math.isnan(g) else f"wrong value{where}"
         return "" if g == e or abs(g - e) <= atol + rtol * abs(e) else f"wrong value{where}"
-    if ke in ("int", "bool", "str", "NoneType"):
+    if ke in ("int", "bool", "str", "NoneType", "dtype"):
         return "" if got == expected else f"wrong value{where}"
     if ke in ("tuple", "list"):
         if len(got) != len(expected):

@@ -66,7 +66,7 @@ def evaluate(exercise: Exercise, obj: Any, secret: bytes) -> list[Verdict]:
     collected = exercise.visible()
     verdicts = []
     for i, call in enumerate(exercise.public_calls()):
-        problem = exercise.judge_public(collected, i, _call_here(obj, call))
+        problem = exercise.judge_public(collected, i, _call_here(obj, call), call)
         label = call.label or collected.cases[i].name or f"case {i + 1}"
         verdicts.append(Verdict(label, problem, public=True))
     for i, call in enumerate(exercise.hidden_calls(secret)):
