@@ -1,95 +1,96 @@
-"""Tamper-proof autograder: ``coursekit grade SOURCE_DIR SUBMISSIONS_DIR``.
+"""The autograder: ``coursekit grade SOURCE_DIR SUBMISSIONS_DIR``.
 
 How a submission is graded
 --------------------------
-1. **Rebuild from the source.** Every cell comes from the instructor's
-   notebook (hidden tests kept, solutions removed exactly as in the student
-   edition); only the student's *solution* cells are spliced in, matched by
-   ``grade_id`` (or, for solution cells that lost their ``grade_id``, by
-   position among the solution cells). Edited, deleted, reordered or
-   duplicated test cells therefore change nothing; a missing solution cell
-   counts as not attempted; cells the student added are not run.
-2. **Split each test cell** into its visible checks and its hidden tests
-   (two cells), so the feedback can show the visible output without
-   revealing the hidden code.
-3. **Run it in its own kernel**, started by a worker process
-   (``python -m coursekit.grading.autograde --worker``) with resource limits
-   (``RLIMIT_DATA`` for memory: ``RLIMIT_AS`` would count the address space
-   that PyTorch's libraries reserve and break ``import torch``; ``RLIMIT_CPU``;
-   no core files), a per-cell timeout (the kernel is interrupted and grading
-   goes on) and a whole-notebook timeout (the worker and the kernel's process
-   group are killed). Outputs are capped per cell.
-4. **Score** each test cell: its points if both parts ran without an error,
-   else 0. Output on stderr (warnings) does not matter.
+1. **Only the solution cells are taken** from the student's notebook, matched
+   to the instructor's by ``grade_id`` (or, for solution cells that lost it,
+   by position). Nothing else the student wrote or changed is run.
+2. **They run in a sandbox** (:mod:`coursekit.grading.sandbox`): bubblewrap
+   namespaces, no network, a read-only view of Python and the package, nothing
+   of the grader's files, memory, process, CPU and wall-clock limits. There
+   :mod:`coursekit.grading.harness` runs the notebook's import statements and
+   the solution cells, then calls the student's functions, first on the cases
+   of the visible checks, then on hidden inputs drawn from the instructor's
+   secret seed (sent only after the visible phase ended).
+3. **The score is decided outside**: what comes back is plain data
+   (:mod:`coursekit.grading.plaindata`); the expected answers are computed
+   here, by each exercise's reference (:mod:`coursekit.grading.exercises`),
+   and never enter the sandbox. An exercise scores its points when every
+   visible case and every hidden call is right.
+
+Before grading, the instructor's own solutions go through the same path: a
+reference that fails its own tests stops the run, and the time they take
+sizes the default budget per submission.
 
 Submissions layout
 ------------------
 * ``SUBMISSIONS_DIR/<student>/`` holds the student's notebooks, named like the
-  source notebooks (found anywhere below that folder, e.g.
-  ``alice/06_conv_arithmetic.ipynb`` or nbgrader's ``alice/ps1/06_...``);
+  source notebooks (found anywhere below that folder, e.g. nbgrader's
+  ``alice/ps1/06_conv_arithmetic.ipynb``);
 * or ``SUBMISSIONS_DIR/<file>.ipynb``, one file per student: graded against
   the source notebook whose stem ends the file's stem after a ``_``, ``-`` or
-  ``.`` (``alice_06_conv_arithmetic.ipynb``: student ``alice``, notebook
-  ``06_conv_arithmetic.ipynb``); if SOURCE_DIR holds a single notebook, any
-  ``<student>.ipynb`` is graded against it.
+  ``.`` (``alice_06_conv_arithmetic.ipynb``); if SOURCE_DIR holds a single
+  notebook, any ``<student>.ipynb`` is graded against it.
+
+Symbolic links are never followed: a linked entry or notebook gets its own
+row, status ``symlink``, 0 points. Every entry of SUBMISSIONS_DIR gets a row.
 
 Statuses
 --------
-``passed``, ``failed`` (a check failed), ``failed hidden tests`` (visible
-checks passed, hidden tests did not), ``not attempted``, ``error`` (another
-exception), ``timeout`` (cell timeout), ``kernel died``, ``notebook timeout``,
-``grader error`` (the worker itself failed), ``missing`` (no such notebook in
-the submission), ``unreadable`` (corrupt or not a notebook), ``unmatched``
-(a file that matches no source notebook), ``manual`` (a manually graded
-answer, scored 0 here).
-
-Student code runs with the grader's user rights: the limits stop runaway
-code, not a determined attacker with file-system access.
+``passed``; ``failed`` (a visible case failed); ``failed hidden tests``;
+``not attempted``; ``error`` (the solution cell itself raised); ``timeout``;
+``out of memory``; ``crashed`` (the run ended before answering); ``missing``
+(no such notebook in the submission); ``unreadable``; ``unmatched`` (a file
+that matches no source notebook); ``symlink``; ``ignored`` (a hidden entry,
+name starting with "."); ``manual`` (a manually graded answer, 0 here).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
+import hashlib
 import io
 import json
 import os
-import re
-import resource
-import signal
-import subprocess
+import secrets
+import shutil
+import stat
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbformat import NotebookNode  # noqa: E402
-from nbformat.v4 import new_code_cell  # noqa: E402
+from nbformat import NotebookNode
 
-from coursekit._validate import check_positive_int  # noqa: E402
-from coursekit.grading.release import (  # noqa: E402
-    BEGIN_HIDDEN,
-    END_HIDDEN,
+from coursekit._validate import check_positive_int
+from coursekit.grading.exercises import all_exercises, prelude
+from coursekit.grading.plaindata import DecodeError, decode, encode
+from coursekit.grading.release import (
     find_notebooks,
     is_grade,
     is_solution,
     release_notebook,
 )
+from coursekit.grading.sandbox import Limits, Run, limits_description, run_harness
+from coursekit.grading.spec import Call, Exercise
 
-__all__ = ["Row", "grade", "rebuild_submission"]
+__all__ = ["Row", "GradingError", "grade", "merge", "solution_cells", "default_secret_path"]
 
 MAX_SUBMISSION_BYTES = 64 * 2**20
-MAX_OUTPUT_BYTES = 100_000  # per executed cell
 FEEDBACK_OUTPUT_CHARS = 5_000
+MIN_BUDGET_S = 60.0
+BUDGET_FACTOR = 5.0
 _SEPARATORS = "_-."
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_CELL_FILE = re.compile(r"/\S*?ipykernel_\d+/\d+\.py")
-_ROOT = Path(__file__).resolve().parents[2]  # folder holding the coursekit package
+
+
+class GradingError(ValueError):
+    """The grading run cannot start (bad arguments, an exercise without a spec ...)."""
 
 
 @dataclass(frozen=True)
@@ -105,40 +106,58 @@ class Row:
 
 
 @dataclass
-class _Exercise:
+class _Graded:
+    """One graded test cell of a source notebook."""
+
     grade_id: str
     max_points: float
-    visible: int | None  # cell index in the rebuilt notebook
-    hidden: int | None
-    manual: bool = False
+    spec: Exercise | None  # None: manually graded
+
+
+@dataclass
+class _Source:
+    name: str
+    nb: NotebookNode
+    graded: list[_Graded]
+    prelude: list[str]
+    forbid: tuple[str, ...]
 
 
 @dataclass
 class _Job:
     student: str
-    notebook: str
-    nb: NotebookNode
-    exercises: list[_Exercise]
-    notes: list[str] = field(default_factory=list)
-    cells: dict[int, dict] = field(default_factory=dict)
-    run_status: str = ""
+    source: _Source
+    cells: list[dict]
+    notes: list[str]
+    rows: list[tuple[Row, dict]] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 # --------------------------------------------------------------------------- #
-# Reading and rebuilding
+# Sources and their exercises
 # --------------------------------------------------------------------------- #
-def _read_submission(path: Path) -> NotebookNode | None:
-    """Return the notebook at ``path``, or None if it is not a readable notebook."""
-    try:
-        if path.stat().st_size > MAX_SUBMISSION_BYTES:
-            return None
-        nb = nbformat.reads(path.read_bytes().decode("utf-8"), as_version=4)
-    except Exception:
-        return None
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
-        return None
-    return nb
+def _load_source(path: Path, name: str, exercises: dict[str, Exercise]) -> _Source:
+    nb = nbformat.read(path, as_version=4)
+    release_notebook(nb, name)  # validates the nbgrader markup
+    graded, missing = [], []
+    for cell in nb.cells:
+        if not is_grade(cell):
+            continue
+        gid = cell.metadata.nbgrader["grade_id"]
+        points = float(cell.metadata.nbgrader.get("points", 0))
+        if is_solution(cell) or cell.cell_type != "code":
+            graded.append(_Graded(gid, points, None))
+        elif gid in exercises:
+            graded.append(_Graded(gid, points, exercises[gid]))
+        else:
+            missing.append(gid)
+    if missing:
+        raise GradingError(
+            f"{name}: no exercise spec for the graded cell(s) {missing} (add them to "
+            "coursekit/grading/exercises/, or pass exercises=...)"
+        )
+    forbid = tuple(sorted({m for g in graded if g.spec for m in g.spec.forbid}))
+    return _Source(name, nb, graded, prelude(nb), forbid)
 
 
 def _nbgrader_meta(cell: Any) -> dict:
@@ -147,51 +166,18 @@ def _nbgrader_meta(cell: Any) -> dict:
     return nbg if isinstance(nbg, dict) else {}
 
 
-def _split_hidden(source: str) -> tuple[str, str]:
-    """Split a test cell into (visible code, hidden-test code), dropping the marker lines."""
-    visible: list[str] = []
-    hidden: list[str] = []
-    inside = False
-    for line in source.split("\n"):
-        if BEGIN_HIDDEN in line:
-            inside = True
-        elif END_HIDDEN in line:
-            inside = False
-        else:
-            (hidden if inside else visible).append(line)
-    return "\n".join(visible).strip("\n"), "\n".join(hidden).strip("\n")
+def solution_cells(
+    source_nb: NotebookNode, submission_nb: NotebookNode | None
+) -> tuple[list[dict], list[str]]:
+    """The student's solution cells, in the source notebook's order.
 
-
-def rebuild_submission(
-    source_nb: NotebookNode, submission_nb: NotebookNode | None, name: str = "notebook"
-) -> tuple[NotebookNode, list[_Exercise], list[str]]:
-    """Rebuild a submission from the instructor's notebook.
-
-    Parameters
-    ----------
-    source_nb : NotebookNode
-        The instructor's notebook (solutions and hidden tests).
-    submission_nb : NotebookNode or None
-        The student's notebook; only its solution cells are used.
-    name : str
-        Notebook name for error messages.
-
-    Returns
-    -------
-    nb : NotebookNode
-        The notebook to execute (code cells only).
-    exercises : list
-        Per test cell: grade_id, points and the indices of its visible and hidden parts.
-    notes : list of str
-        Remarks for the student's feedback (ignored cells, missing solution cells).
+    Returns ``([{"id": grade_id, "source": code}], notes)``. A solution cell is
+    matched by ``grade_id``, else by its position among the cells marked as
+    solutions; a missing one is left out (its exercises are not attempted).
     """
-    base = release_notebook(source_nb, name, keep_hidden_tests=True)
-    student_edition = release_notebook(source_nb, name)
-    sub_cells = list(submission_nb.cells) if submission_nb is not None else []
-
     by_id: dict[str, str] = {}
     without_id: list[str | None] = []
-    for cell in sub_cells:
+    for cell in submission_nb.cells if submission_nb is not None else []:
         meta = _nbgrader_meta(cell)
         if meta.get("solution") is not True:
             continue
@@ -204,67 +190,35 @@ def rebuild_submission(
             without_id.append(None)
         else:
             without_id.append(source)
-
-    notes: list[str] = []
-    known = {c.source for c in student_edition.cells}
-    ignored = sum(
-        1
-        for c in sub_cells
-        if _nbgrader_meta(c).get("solution") is not True
-        and isinstance(c.get("source"), str)
-        and c.get("source").strip()
-        and c.get("source") not in known
-    )
-    if ignored:
-        notes.append(
-            f"{ignored} cell(s) outside the solution cells differ from the course "
-            "notebook; they were not graded (only solution cells are)."
-        )
-
-    cells: list[NotebookNode] = []
-    exercises: list[_Exercise] = []
-    n_solution = 0
-    for src_cell, cell in zip(source_nb.cells, base.cells, strict=True):
-        if is_solution(src_cell):
-            gid = src_cell.metadata.nbgrader["grade_id"]
-            student = by_id.get(gid)
-            if student is None and n_solution < len(without_id):
-                student = without_id[n_solution]
-            n_solution += 1
-            if student is None:
-                notes.append(f"solution cell {gid!r} is missing: counted as not attempted.")
-            elif cell.cell_type == "code":
-                cell = new_code_cell(student)
-        if is_grade(src_cell):
-            max_points = float(src_cell.metadata.nbgrader["points"])
-            gid = src_cell.metadata.nbgrader["grade_id"]
-            if is_solution(src_cell) or src_cell.cell_type != "code":
-                exercises.append(_Exercise(gid, max_points, None, None, manual=True))
-                continue
-            visible, hidden = _split_hidden(src_cell.source)
-            exercise = _Exercise(gid, max_points, len(cells), None)
-            cells.append(new_code_cell(visible))
-            if hidden.strip():
-                if "strict" in hidden:
-                    # Undo a student's ``strict = <something lenient>`` in the notebook's globals.
-                    hidden = f"{_REBIND_STRICT}\n{hidden}"
-                exercise.hidden = len(cells)
-                cells.append(new_code_cell(hidden))
-            exercises.append(exercise)
+    cells, notes = [], []
+    position = 0
+    for cell in source_nb.cells:
+        if not is_solution(cell):
             continue
-        if cell.cell_type == "code":
-            cells.append(new_code_cell(cell.source))
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": _KERNELSPEC})
-    return nb, exercises, notes
-
-
-_REBIND_STRICT = "from coursekit.checks.framework import strict  # rebound by the grader"
-_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+        gid = cell.metadata.nbgrader["grade_id"]
+        code = by_id.get(gid)
+        if code is None and position < len(without_id):
+            code = without_id[position]
+        position += 1
+        if code is None:
+            notes.append(f"solution cell {gid!r} is missing: counted as not attempted.")
+        elif cell.cell_type == "code":
+            cells.append({"id": gid, "source": code})
+    return cells, notes
 
 
 # --------------------------------------------------------------------------- #
-# Finding submissions
+# Finding submissions: no symlink is ever followed
 # --------------------------------------------------------------------------- #
+@dataclass
+class _Entry:
+    student: str
+    notebook: str  # "" when the entry matches no notebook
+    path: Path | None
+    status: str = ""  # "" = grade it; else the row's status
+    note: str = ""
+
+
 def _match_file(stem: str, source_stems: dict[str, str]) -> tuple[str, str] | None:
     """Return (student, notebook) for a one-file submission, or None."""
     best = None
@@ -280,337 +234,343 @@ def _match_file(stem: str, source_stems: dict[str, str]) -> tuple[str, str] | No
     return None
 
 
-def _discover(
-    submissions_dir: Path, notebooks: list[str]
-) -> tuple[list[tuple[str, str, Path | None]], list[str]]:
-    """Return ([(student, notebook, path or None)], [unmatched file stems])."""
-    found: list[tuple[str, str, Path | None]] = []
-    unmatched: list[str] = []
+def _find_in_folder(folder: Path, nb_name: str) -> tuple[Path | None, bool]:
+    """(path of the notebook below ``folder`` or None, whether a symlink stood in its place)."""
+    base = Path(nb_name).name
+    hits, linked = [], False
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d != ".ipynb_checkpoints")
+        if base in files:
+            path = Path(root) / base
+            if path.is_symlink():
+                linked = True
+            elif stat.S_ISREG(path.lstat().st_mode):
+                hits.append(path)
+    direct = folder / nb_name
+    if direct in hits:
+        return direct, False
+    hits.sort(key=lambda p: p.as_posix())
+    return (hits[0] if hits else None), linked and not hits
+
+
+def _discover(submissions_dir: Path, notebooks: list[str]) -> list[_Entry]:
+    entries: list[_Entry] = []
     stems = {Path(n).stem: n for n in notebooks}
-    for entry in sorted(submissions_dir.iterdir(), key=lambda p: p.name):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir():
+    for entry in sorted(os.scandir(submissions_dir), key=lambda e: e.name):
+        path = Path(entry.path)
+        name = entry.name
+        if name.startswith("."):
+            entries.append(
+                _Entry(name, "", None, "ignored", "a hidden entry (name starts with '.')")
+            )
+        elif entry.is_symlink():
+            entries.append(
+                _Entry(name, "", None, "symlink", "a symbolic link: links are never followed")
+            )
+        elif entry.is_dir(follow_symlinks=False):
             for nb_name in notebooks:
-                direct = entry / nb_name
-                if direct.is_file():
-                    found.append((entry.name, nb_name, direct))
-                    continue
-                hits = sorted(
-                    (p for p in entry.rglob(Path(nb_name).name) if p.is_file()),
-                    key=lambda p: p.as_posix(),
-                )
-                hits = [p for p in hits if ".ipynb_checkpoints" not in p.parts]
-                found.append((entry.name, nb_name, hits[0] if hits else None))
-        elif entry.is_file() and entry.suffix == ".ipynb":
-            match = _match_file(entry.stem, stems)
-            if match is None:
-                unmatched.append(entry.stem)
-            else:
-                found.append((match[0], match[1], entry))
-    return found, unmatched
-
-
-# --------------------------------------------------------------------------- #
-# Running one notebook: parent side
-# --------------------------------------------------------------------------- #
-def _limits(memory_mb: int, cpu_s: int):
-    """Return a ``preexec_fn`` that limits memory, CPU time and core files.
-
-    The limits are inherited by the kernel the worker starts. A hard limit
-    set lower by the system is respected rather than raised (which would fail).
-    """
-
-    def clamp(which: int, value: int) -> tuple[int, int]:
-        hard = resource.getrlimit(which)[1]
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        return value, value
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_DATA, clamp(resource.RLIMIT_DATA, memory_mb * 2**20))
-        resource.setrlimit(resource.RLIMIT_CPU, clamp(resource.RLIMIT_CPU, cpu_s))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return apply
-
-
-def _grading_env(workdir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        CUDA_VISIBLE_DEVICES="",
-        COURSEKIT_DEVICE="cpu",
-        COURSEKIT_GRADING="1",
-        COURSEKIT_STATIC_WIDGETS="1",
-        MPLBACKEND="Agg",
-        PYTHONHASHSEED="0",
-        # A fresh IPython profile: no startup scripts of the grader's account.
-        IPYTHONDIR=str(workdir / "ipython"),
-        JUPYTER_RUNTIME_DIR=str(workdir / "runtime"),
-        PYTHONPATH=os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p),
-        # The kernel must be this interpreter (kernelspec "python3" runs "python").
-        PATH=os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", ""))),
-    )
-    return env
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _run_job(job: _Job, timeout_cell: int, timeout_notebook: int, memory_mb: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
-        tmp = Path(tmp)
-        run_dir = tmp / "run"  # the kernel's working directory
-        run_dir.mkdir()
-        nb_path, result_path, pid_path = tmp / "in.ipynb", tmp / "result.json", tmp / "kernel.pgid"
-        nb_path.write_text(nbformat.writes(job.nb), encoding="utf-8")
-        cmd = [
-            sys.executable,
-            "-m",
-            "coursekit.grading.autograde",
-            "--worker",
-            str(nb_path),
-            str(result_path),
-            "--timeout-cell",
-            str(timeout_cell),
-        ]
-        with open(tmp / "worker.log", "wb") as log:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=run_dir,
-                env=_grading_env(tmp),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                preexec_fn=_limits(memory_mb, timeout_notebook + 10),
-            )
-            try:
-                code = proc.wait(timeout=timeout_notebook)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                code = None
-        # Whatever happened, nothing the student started may outlive grading.
-        if pid_path.is_file():
-            try:
-                _kill_group(int(pid_path.read_text()))
-            except ValueError:
-                pass
-        _kill_group(proc.pid)
-        proc.wait()
-        try:
-            result = json.loads(result_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            result = {}
-        job.cells = {int(k): v for k, v in result.get("cells", {}).items()}
-        if timed_out:
-            job.run_status = "notebook timeout"
-        elif result.get("kernel") == "dead":
-            job.run_status = "kernel died"
-        elif code != 0 or not result.get("finished"):
-            job.run_status = "grader error"
-        else:
-            job.run_status = "finished"
-
-
-# --------------------------------------------------------------------------- #
-# Running one notebook: the worker (a separate process)
-# --------------------------------------------------------------------------- #
-def _output_text(outputs: list) -> str:
-    parts = []
-    for out in outputs:
-        kind = out.get("output_type")
-        if kind == "stream":
-            parts.append(out.get("text", ""))
-        elif kind in ("execute_result", "display_data"):
-            text = out.get("data", {}).get("text/plain", "")
-            parts.append((text if isinstance(text, str) else "".join(text)) + "\n")
-    # Warnings name the kernel's temporary cell files; keep the feedback stable.
-    return _CELL_FILE.sub("<cell>", _ANSI.sub("", "".join(parts)))
-
-
-def _worker(nb_path: str, result_path: str, timeout_cell: int) -> int:
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    class CappedClient(NotebookClient):
-        """Keeps at most MAX_OUTPUT_BYTES of output per cell (a print loop cannot fill memory)."""
-
-        def output(self, outs, msg, display_id, cell_index):  # noqa: D102
-            used = self._used.get(cell_index, 0)
-            size = len(json.dumps(msg.get("content", {})))
-            if used >= MAX_OUTPUT_BYTES:
-                return None
-            self._used[cell_index] = used + size
-            if used + size > MAX_OUTPUT_BYTES:
-                note = f"\n[output truncated by the grader after {MAX_OUTPUT_BYTES} bytes]\n"
-                content = msg.get("content", {})
-                if msg.get("msg_type") == "stream":
-                    keep = max(0, MAX_OUTPUT_BYTES - used)
-                    msg = {**msg, "content": {**content, "text": content["text"][:keep] + note}}
+                found, linked = _find_in_folder(path, nb_name)
+                if found is not None:
+                    entries.append(_Entry(name, nb_name, found))
+                elif linked:
+                    entries.append(
+                        _Entry(name, nb_name, None, "symlink", "the notebook is a symbolic link")
+                    )
                 else:
-                    # nbformat reads the type from the header, not the top level.
-                    msg = {
-                        **msg,
-                        "msg_type": "stream",
-                        "header": {**msg["header"], "msg_type": "stream"},
-                        "content": {"name": "stdout", "text": note},
-                    }
-            return super().output(outs, msg, display_id, cell_index)
-
-    nb = nbformat.read(nb_path, as_version=4)
-    cells: dict[str, dict] = {}
-    state = {"kernel": "alive", "finished": False}
-
-    def save() -> None:
-        tmp = result_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({**state, "cells": cells}, fh)
-        os.replace(tmp, result_path)
-
-    replies: dict[int, dict] = {}
-    client = CappedClient(
-        nb,
-        timeout=timeout_cell,
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        error_on_timeout={
-            "ename": "CellTimeout",
-            "evalue": f"the cell ran longer than {timeout_cell} s and was interrupted",
-            "traceback": [],
-        },
-        kernel_name="python3",
-        record_timing=False,
-        shutdown_kernel="immediate",
-        resources={"metadata": {"path": os.getcwd()}},
-        on_cell_executed=lambda cell, cell_index, execute_reply: replies.__setitem__(
-            cell_index, (execute_reply or {}).get("content", {})
-        ),
-    )
-    client._used = {}
-    save()
-    with client.setup_kernel():
-        pgid = getattr(client.km.provisioner, "pgid", None)
-        if pgid:
-            Path(result_path).with_name("kernel.pgid").write_text(str(pgid))
-        for index, cell in enumerate(nb.cells):
-            record: dict[str, Any] = {"status": "ok"}
-            try:
-                client.execute_cell(cell, index)
-                reply = replies.get(index, {})
-                if reply.get("status") == "error":
-                    timeout = reply.get("ename") == "CellTimeout"
-                    record = {
-                        "status": "timeout" if timeout else "error",
-                        "ename": str(reply.get("ename", "")),
-                        "evalue": _ANSI.sub("", str(reply.get("evalue", "")))[:2000],
-                    }
-            except DeadKernelError:
-                record = {"status": "dead"}
-                state["kernel"] = "dead"
-            except CellTimeoutError as exc:
-                record = {"status": "timeout", "ename": "CellTimeout", "evalue": str(exc)[:200]}
-            text = _output_text(cell.get("outputs", []))
-            if len(text) > FEEDBACK_OUTPUT_CHARS:
-                more = len(text) - FEEDBACK_OUTPUT_CHARS
-                text = text[:FEEDBACK_OUTPUT_CHARS] + f"\n[... {more} more characters not shown]\n"
-            record["text"] = text
-            cells[str(index)] = record
-            save()
-            if state["kernel"] == "dead":
-                break
-    state["finished"] = True
-    save()
-    return 0
-
-
-# --------------------------------------------------------------------------- #
-# Scoring and reports
-# --------------------------------------------------------------------------- #
-def _part_status(job: _Job, index: int | None) -> tuple[str, dict]:
-    if index is None:
-        return "ok", {}
-    rec = job.cells.get(index)
-    if rec is None:
-        dead = any(c.get("status") == "dead" for c in job.cells.values())
-        return ("kernel died" if dead else job.run_status or "grader error"), {}
-    if rec["status"] == "ok":
-        return "ok", rec
-    if rec["status"] == "dead":
-        return "kernel died", rec
-    if rec["status"] == "timeout":
-        return "timeout", rec
-    ename, evalue = rec.get("ename", ""), rec.get("evalue", "")
-    if ename == "NotImplementedError" or (ename == "AssertionError" and "not attempted" in evalue):
-        return "not attempted", rec
-    return ("failed" if ename == "AssertionError" else "error"), rec
-
-
-def _score(job: _Job) -> list[tuple[Row, dict]]:
-    rows = []
-    for ex in job.exercises:
-        if ex.manual:
-            rows.append(
-                (Row(job.student, job.notebook, ex.grade_id, 0.0, ex.max_points, "manual"), {})
-            )
-            continue
-        vis, vis_rec = _part_status(job, ex.visible)
-        hid, hid_rec = _part_status(job, ex.hidden)
-        if vis == "ok" and hid == "ok":
-            status = "passed"
-        elif vis == "ok" and hid in ("failed", "error"):
-            status = "failed hidden tests"
+                    entries.append(
+                        _Entry(name, nb_name, None, "missing", "no notebook of this name was found")
+                    )
+        elif entry.is_file(follow_symlinks=False) and name.endswith(".ipynb"):
+            match = _match_file(Path(name).stem, stems)
+            if match is None:
+                entries.append(
+                    _Entry(Path(name).stem, "", None, "unmatched", "matches no course notebook")
+                )
+            else:
+                entries.append(_Entry(match[0], match[1], path))
         else:
-            status = vis if vis != "ok" else hid
-        points = ex.max_points if status == "passed" else 0.0
-        detail = {"visible": vis_rec, "hidden": hid_rec if ex.hidden is not None else None}
-        rows.append(
-            (Row(job.student, job.notebook, ex.grade_id, points, ex.max_points, status), detail)
+            entries.append(_Entry(name, "", None, "unmatched", "not a notebook or a folder"))
+    return entries
+
+
+def _read_submission(path: Path) -> NotebookNode | None:
+    """The notebook at ``path`` (opened without following links), or None if unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_SUBMISSION_BYTES + 1)
+        if len(data) > MAX_SUBMISSION_BYTES:
+            return None
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception:
+        return None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        return None
+    return nb
+
+
+# --------------------------------------------------------------------------- #
+# Running and judging one submission
+# --------------------------------------------------------------------------- #
+def _call_json(cid: str, gid: str, spec: Exercise, call: Call) -> dict:
+    return {
+        "id": cid,
+        "exercise": gid,
+        "target": spec.target,
+        "driver": call.driver,
+        "after": call.after,
+        "args": encode(call.args),
+        "kwargs": encode(dict(call.kwargs)),
+    }
+
+
+@dataclass
+class _Plan:
+    public: dict[str, list[Call]]
+    hidden: dict[str, list[Call]]
+
+
+def _plan(source: _Source, secret: bytes) -> _Plan:
+    public, hidden = {}, {}
+    for g in source.graded:
+        if g.spec is not None:
+            public[g.grade_id] = g.spec.public_calls()
+            hidden[g.grade_id] = g.spec.hidden_calls(secret)
+    return _Plan(public, hidden)
+
+
+def _requests(source: _Source, cells: list[dict], plan: _Plan) -> tuple[dict, dict]:
+    first = {"prelude": source.prelude, "cells": cells, "calls": []}
+    second: dict[str, list] = {"calls": []}
+    for g in source.graded:
+        if g.spec is None:
+            continue
+        for i, call in enumerate(plan.public[g.grade_id]):
+            first["calls"].append(_call_json(f"p:{g.grade_id}:{i}", g.grade_id, g.spec, call))
+        for i, call in enumerate(plan.hidden[g.grade_id]):
+            second["calls"].append(_call_json(f"h:{g.grade_id}:{i}", g.grade_id, g.spec, call))
+    return first, second
+
+
+def _records(run: Run) -> tuple[dict[str, dict], dict[str, dict], set[str]]:
+    """(visible-phase call records, hidden-phase call records, exercises that timed out).
+
+    The first record of an id wins; a record in the wrong phase is ignored.
+    """
+    visible: dict[str, dict] = {}
+    hidden: dict[str, dict] = {}
+    timed_out: set[str] = set()
+    end = run.hidden_from if run.hidden_from >= 0 else len(run.records)
+    for i, rec in enumerate(run.records):
+        kind, rid = rec.get("kind"), rec.get("id")
+        if kind == "timeout" and isinstance(rec.get("exercise"), str):
+            timed_out.add(rec["exercise"])
+        if kind != "call" or not isinstance(rid, str):
+            continue
+        table, prefix = (visible, "p:") if i < end else (hidden, "h:")
+        if rid.startswith(prefix) and rid not in table:
+            table[rid] = rec
+    return visible, hidden, timed_out
+
+
+def _as_record(raw: dict | None) -> dict | None:
+    """Decode a record's result with the grader's own parser; None if there is no record."""
+    if raw is None:
+        return None
+    if raw.get("status") != "ok":
+        return {"status": "error", "error": str(raw.get("error", ""))[:500]}
+    try:
+        record = {"status": "ok", "value": decode(raw.get("result"))}
+        if "after" in raw:
+            record["after_value"] = decode(raw["after"])
+        return record
+    except (DecodeError, RecursionError, TypeError, ValueError, OverflowError):
+        return {"status": "error", "error": "DecodeError: the answer is not plain data"}
+
+
+def _unattempted(record: dict | None) -> bool:
+    """The stub still raises NotImplementedError, or the solution cell is gone."""
+    error = str(record.get("error", "")) if record else ""
+    return error.startswith("NotImplementedError") or (
+        error.startswith("NameError") and "not defined by your solution cells" in error
+    )
+
+
+_RUN_STATUS = {"timeout": "timeout", "memory": "out of memory", "crashed": "crashed"}
+
+
+def _printed(run: Run) -> str:
+    """What the student's code printed in the visible phase (the hidden phase's is never kept)."""
+    end = run.hidden_from if run.hidden_from >= 0 else len(run.records)
+    return "".join(
+        str(r.get("output", "")) for r in run.records[:end] if r.get("kind") in ("cell", "call")
+    )
+
+
+def _judge(job: _Job, run: Run, plan: _Plan) -> None:
+    visible, hidden, timed_out = _records(run)
+    cell_errors = [
+        f"solution cell {r.get('id')!r}: {r.get('status')}: {str(r.get('error', ''))[:300]}"
+        for r in run.records
+        if r.get("kind") == "cell" and r.get("status") != "ok"
+    ]
+    printed = _printed(run)
+    sources = {c["id"]: c["source"] for c in job.cells}
+    failed_sources = "\n".join(
+        sources.get(r.get("id"), "")
+        for r in run.records
+        if r.get("kind") == "cell" and r.get("status") != "ok"
+    )
+    for g in job.source.graded:
+        if g.spec is None:
+            row = Row(job.student, job.source.name, g.grade_id, 0.0, g.max_points, "manual")
+            job.rows.append((row, {}))
+            continue
+        spec, gid = g.spec, g.grade_id
+        pub = [_as_record(visible.get(f"p:{gid}:{i}")) for i in range(len(plan.public[gid]))]
+        hid = [_as_record(hidden.get(f"h:{gid}:{i}")) for i in range(len(plan.hidden[gid]))]
+        detail: dict[str, Any] = {
+            "public": [],
+            "hidden": [],
+            "printed": printed,
+            "cell_errors": cell_errors,
+        }
+        if all(_unattempted(r) for r in pub + hid):
+            # A solution cell that mentions the name and raised: an error, not a blank.
+            status = "error" if spec.target in failed_sources else "not attempted"
+        elif any(r is None for r in pub + hid):
+            status = "timeout" if gid in timed_out else _RUN_STATUS.get(run.ended, "crashed")
+        else:
+            collected = spec.visible()
+            detail["public"] = [
+                spec.judge_public(collected, i, r, call)
+                for i, (r, call) in enumerate(zip(pub, plan.public[gid], strict=True))
+            ]
+            for call, rec in zip(plan.hidden[gid], hid, strict=True):
+                try:
+                    problem = spec.judge_hidden(call, rec)
+                except Exception:  # a malformed answer must not stop the grader
+                    problem = "the answer could not be compared"
+                detail["hidden"].append((call.label, problem))
+            if any(detail["public"]):
+                status = "failed"
+            elif any(problem for _, problem in detail["hidden"]):
+                status = "failed hidden tests"
+            else:
+                status = "passed"
+        points = g.max_points if status == "passed" else 0.0
+        job.rows.append(
+            (Row(job.student, job.source.name, gid, points, g.max_points, status), detail)
         )
-    return rows
 
 
+def _grade_job(job: _Job, plan: _Plan, limits: Limits, sandbox: bool) -> _Job:
+    first, second = _requests(job.source, job.cells, plan)
+    run = run_harness(first, second, limits, forbid=job.source.forbid, sandbox=sandbox)
+    job.seconds = run.seconds
+    _judge(job, run, plan)
+    return job
+
+
+# --------------------------------------------------------------------------- #
+# The instructor's secret
+# --------------------------------------------------------------------------- #
+def default_secret_path() -> Path:
+    """``$XDG_CONFIG_HOME/coursekit/grading-secret`` (``~/.config/...`` by default)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "coursekit" / "grading-secret"
+
+
+def _load_secret(path: Path | None, forbidden_dirs: Iterable[Path], quiet: bool) -> bytes:
+    """Read the secret (made on first use, readable by its owner only)."""
+    path = Path(path) if path is not None else default_secret_path()
+    resolved = path.resolve()
+    for folder in forbidden_dirs:
+        if resolved == folder or folder in resolved.parents:
+            raise GradingError(
+                f"secret_file must lie outside the source, submissions and output folders, "
+                f"got {str(path)!r} (inside {str(folder)!r})"
+            )
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        if not quiet:
+            print(f"made a new grading secret in {path} (keep it: the same secret regrades alike)")
+    value = path.read_bytes().strip()
+    if len(value) < 16:
+        raise GradingError(
+            f"secret_file {str(path)!r} must hold at least 16 bytes, got {len(value)}"
+        )
+    return value
+
+
+def _fingerprint(secret: bytes) -> str:
+    return hashlib.sha256(b"coursekit fingerprint\0" + secret).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- #
+# Reports, written into a fresh folder that replaces the output folder at the end
+# --------------------------------------------------------------------------- #
 def _num(x: float) -> int | float:
     return int(x) if float(x).is_integer() else float(x)
 
 
-def _write_reports(
-    out_dir: Path, rows: list[Row], details: dict[tuple[str, str, str], dict], notes: dict
-) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _write_new(folder: Path, name: str, text: str) -> None:
+    """Create ``folder/name``; never follows or replaces an existing entry."""
+    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+
+
+def _csv(rows: Iterable[Sequence[Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student", "notebook", "exercise", "points", "max_points", "status"])
-    for r in rows:
-        writer.writerow(
-            [r.student, r.notebook, r.exercise, _num(r.points), _num(r.max_points), r.status]
-        )
-    (out_dir / "scores.csv").write_text(buf.getvalue(), encoding="utf-8")
-    data = [{**asdict(r), "points": _num(r.points), "max_points": _num(r.max_points)} for r in rows]
-    (out_dir / "scores.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    writer.writerows(rows)
+    return buf.getvalue()
 
-    feedback = out_dir / "feedback"
-    feedback.mkdir(exist_ok=True)
-    for student in sorted({r.student for r in rows}):
-        mine = [r for r in rows if r.student == student]
-        lines = [f"# Feedback for {student}", ""]
-        for notebook in sorted({r.notebook for r in mine}):
-            nb_rows = [r for r in mine if r.notebook == notebook]
-            got = sum(r.points for r in nb_rows)
-            total = sum(r.max_points for r in nb_rows)
-            lines.append(
-                f"## {notebook or '(no matching notebook)'}: {_num(got)} / {_num(total)} points"
-            )
-            remarks = notes.get((student, notebook), [])
-            if remarks:
-                lines += [""] + [f"- {n}" for n in remarks]
-            for r in nb_rows:
-                lines += _feedback_exercise(r, details.get((student, notebook, r.exercise), {}))
-        (feedback / f"{student}.md").write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+
+def _feedback_name(student: str) -> str:
+    # Names come from directory entries, so they hold no "/"; keep them recognisable.
+    safe = student.replace("\x00", "")
+    return (safe if safe not in (".", "..") else f"_{safe}") + ".md"
+
+
+def _feedback(student: str, rows: list[Row], details: dict, notes: dict) -> str:
+    lines = [f"# Feedback for {student}", ""]
+    for notebook in dict.fromkeys(r.notebook for r in rows):
+        nb_rows = [r for r in rows if r.notebook == notebook]
+        got = sum(r.points for r in nb_rows)
+        total = sum(r.max_points for r in nb_rows)
+        lines.append(
+            f"## {notebook or '(no matching notebook)'}: {_num(got)} / {_num(total)} points"
+        )
+        remarks = notes.get((student, notebook), [])
+        if remarks:
+            lines += [""] + [f"- {n}" for n in remarks]
+        printed_once = False
+        for r in nb_rows:
+            detail = details.get((student, notebook, r.exercise), {})
+            lines += _feedback_exercise(r, detail)
+            if detail.get("printed") and not printed_once:
+                printed_once = True
+                text = detail["printed"]
+                if len(text) > FEEDBACK_OUTPUT_CHARS:
+                    text = text[:FEEDBACK_OUTPUT_CHARS] + "\n[... more output not shown]"
+                lines += [
+                    "",
+                    "Printed by your code (solution cells and visible cases):",
+                    "",
+                    "```text",
+                    text.rstrip("\n"),
+                    "```",
+                ]
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _feedback_exercise(r: Row, detail: dict) -> list[str]:
@@ -621,152 +581,362 @@ def _feedback_exercise(r: Row, detail: dict) -> list[str]:
     ]
     if r.status == "manual":
         return lines + ["Graded by hand."]
-    vis = detail.get("visible") or {}
-    if vis.get("text"):
-        lines += [
-            "Output of the visible checks:",
-            "",
-            "```text",
-            vis["text"].rstrip("\n"),
-            "```",
-            "",
-        ]
-    if vis.get("ename"):
-        lines.append(f"Visible checks raised {vis['ename']}: {vis.get('evalue', '')}".rstrip(": "))
-    if "hidden" in detail and detail["hidden"] is not None:
-        hid = detail["hidden"]
-        if not hid:
-            lines.append("Hidden tests: not run.")
-        elif hid.get("status") == "ok":
-            lines.append("Hidden tests: passed.")
-        else:
-            why = f"{hid.get('ename', '')}: {hid.get('evalue', '')}".strip(": ")
-            lines.append(f"Hidden tests: failed ({why})." if why else "Hidden tests: failed.")
+    if not detail:
+        return lines[:-1]
+    for error in detail.get("cell_errors", [])[:3]:
+        lines.append(f"- {error}")
+    public = detail.get("public", [])
+    if public:
+        passed = sum(1 for p in public if not p)
+        lines.append(
+            f"Visible cases (the checks in the notebook): {passed} of {len(public)} passed."
+        )
+        failed = [p for p in public if p]
+        if failed:
+            lines += ["", "```text", failed[0].rstrip("\n"), "```"]
+    hidden = detail.get("hidden", [])
+    if hidden:
+        bad = [(label, problem) for label, problem in hidden if problem]
+        lines.append(f"Hidden tests: {len(hidden) - len(bad)} of {len(hidden)} passed.")
+        for label, problem in bad[:5]:
+            lines.append(f"- {label or 'a hidden case'}: {problem}")
     return lines
 
 
+def _gradebook(rows: list[Row], notebooks: list[str]) -> str:
+    """One row per student, one column per notebook (points): Canvas and Moodle import it."""
+    students = list(dict.fromkeys(r.student for r in rows if r.notebook))
+    table: list[list[Any]] = [["Student", *[Path(n).stem for n in notebooks], "Total"]]
+    possible: dict[str, float] = {}
+    for r in rows:
+        if r.notebook:
+            possible.setdefault((r.student, r.notebook), 0.0)
+    for student in students:
+        mine = [r for r in rows if r.student == student]
+        points = [sum(r.points for r in mine if r.notebook == n) for n in notebooks]
+        table.append([student, *[_num(p) for p in points], _num(sum(points))])
+    return _csv(table)
+
+
+def _write_reports(out_dir: Path, rows: list[Row], info: dict, feedback: dict[str, str]) -> None:
+    """Write every report into a fresh folder, then put it in place of ``out_dir``.
+
+    An existing output folder is kept, renamed ``<out>.previous-<time>``:
+    nothing is overwritten, and no link planted in it is ever followed.
+    """
+    out_dir = Path(os.path.abspath(out_dir))
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise GradingError(f"out_dir must be a folder (not a link or a file), got {str(out_dir)!r}")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        header = ["student", "notebook", "exercise", "points", "max_points", "status"]
+        body = [
+            [r.student, r.notebook, r.exercise, _num(r.points), _num(r.max_points), r.status]
+            for r in rows
+        ]
+        _write_new(fresh, "scores.csv", _csv([header, *body]))
+        data = [
+            {**asdict(r), "points": _num(r.points), "max_points": _num(r.max_points)} for r in rows
+        ]
+        _write_new(fresh, "scores.json", json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        _write_new(fresh, "gradebook.csv", _gradebook(rows, info["notebooks"]))
+        _write_new(fresh, "grading.json", json.dumps(info, indent=1, ensure_ascii=False) + "\n")
+        (fresh / "feedback").mkdir()
+        for student, text in feedback.items():
+            _write_new(fresh / "feedback", _feedback_name(student), text)
+        os.chmod(fresh, 0o755)
+        if out_dir.exists():
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+            out_dir.rename(out_dir.with_name(f"{out_dir.name}.previous-{stamp}"))
+        fresh.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+
+
 # --------------------------------------------------------------------------- #
-# Public entry point
+# Public entry points
 # --------------------------------------------------------------------------- #
+def _parse_shard(shard: str | None) -> tuple[int, int]:
+    if shard is None:
+        return 1, 1
+    try:
+        k, n = (int(x) for x in str(shard).split("/"))
+    except ValueError:
+        raise GradingError(f"shard must look like K/N (e.g. 2/8), got {shard!r}") from None
+    if not 1 <= k <= n:
+        raise GradingError(f"shard K/N needs 1 <= K <= N, got {shard!r}")
+    return k, n
+
+
+def _self_check(
+    sources: dict[str, _Source], secret: bytes, limits: Limits, sandbox: bool, jobs: int
+) -> dict[str, float]:
+    """Grade the instructor's own solutions; return the seconds each notebook took."""
+    todo = []
+    for source in sources.values():
+        cells, _ = solution_cells(source.nb, source.nb)
+        todo.append(_Job("(instructor's solutions)", source, cells, []))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        done = list(
+            pool.map(lambda j: _grade_job(j, _plan(j.source, secret), limits, sandbox), todo)
+        )
+    failing = [
+        f"{job.source.name} {row.exercise}: {row.status}"
+        for job in done
+        for row, _ in job.rows
+        if row.status not in ("passed", "manual")
+    ]
+    if failing:
+        raise GradingError(
+            "the instructor's own solutions fail their tests, so no submission can be graded "
+            "fairly: " + "; ".join(failing)
+        )
+    return {job.source.name: job.seconds for job in done}
+
+
 def grade(
     source_dir: str | Path,
     submissions_dir: str | Path,
     out_dir: str | Path = "grades",
-    timeout_cell: int = 30,
-    timeout_notebook: int = 600,
-    memory_mb: int = 4096,
+    *,
     jobs: int = 1,
+    shard: str | None = None,
+    budget_s: float | None = None,
+    call_s: float = 30.0,
+    memory_mb: int = 3072,
+    pids: int = 128,
+    sandbox: bool = True,
+    secret_file: str | Path | None = None,
+    exercises: dict[str, Exercise] | None = None,
     quiet: bool = False,
 ) -> list[Row]:
     """Grade every submission in ``submissions_dir`` against the notebooks in ``source_dir``.
 
-    Writes ``scores.csv``, ``scores.json`` and ``feedback/<student>.md`` into
-    ``out_dir``. Neither the source nor the submissions are modified.
+    Writes ``scores.csv``, ``scores.json``, ``gradebook.csv``, ``grading.json``
+    (how the run was made) and ``feedback/<student>.md`` into ``out_dir``.
+    Neither the source, nor the submissions, nor the package are modified.
 
     Parameters
     ----------
-    source_dir : str or Path
-        Instructor notebooks (with solutions and hidden tests).
-    submissions_dir : str or Path
-        One folder or one ``.ipynb`` file per student (see the module docstring).
-    out_dir : str or Path
-        Where the reports go.
-    timeout_cell, timeout_notebook : int
-        Seconds per cell and per notebook.
-    memory_mb : int
-        Memory limit of each worker and kernel (``RLIMIT_DATA``), in MiB.
+    source_dir, submissions_dir, out_dir : str or Path
     jobs : int
-        Notebooks graded in parallel.
+        Submissions graded in parallel.
+    shard : str, optional
+        "K/N": grade only the K-th of N deterministic shares of the students
+        (join the outputs with :func:`merge`).
+    budget_s : float, optional
+        Wall-clock seconds per submission; default: 5x the time the
+        instructor's solutions take, at least 60 s.
+    call_s : float
+        Seconds for one solution cell or one exercise's calls.
+    memory_mb, pids : int
+        Memory (MiB) and processes of one submission's sandbox.
+    sandbox : bool
+        False grades without isolation (``--no-sandbox``): printed and recorded.
+    secret_file : str or Path, optional
+        The instructor's secret (default :func:`default_secret_path`, made on first use).
+    exercises : dict, optional
+        grade_id -> Exercise (default: the course's, :func:`all_exercises`).
     quiet : bool
-        Do not print progress.
+        Print nothing.
 
     Returns
     -------
     list of Row
-        Sorted by student, notebook and position of the exercise in the notebook.
+        Sorted by student, notebook and exercise order.
     """
-    source_dir, submissions_dir, out_dir = Path(source_dir), Path(submissions_dir), Path(out_dir)
+    started = time.monotonic()
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    source_dir, submissions_dir = Path(source_dir), Path(submissions_dir)
     if not source_dir.is_dir():
         raise FileNotFoundError(f"source_dir must be a directory, got {str(source_dir)!r}")
-    if not submissions_dir.is_dir():
+    if submissions_dir.is_symlink() or not submissions_dir.is_dir():
         raise FileNotFoundError(
-            f"submissions_dir must be a directory, got {str(submissions_dir)!r}"
+            f"submissions_dir must be a directory (not a link), got {str(submissions_dir)!r}"
         )
-    timeout_cell = check_positive_int(timeout_cell, "timeout_cell")
-    timeout_notebook = check_positive_int(timeout_notebook, "timeout_notebook")
-    memory_mb = check_positive_int(memory_mb, "memory_mb")
     jobs = check_positive_int(jobs, "jobs")
+    memory_mb = check_positive_int(memory_mb, "memory_mb")
+    pids = check_positive_int(pids, "pids")
+    if budget_s is not None and not budget_s > 0:
+        raise GradingError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
+    if not call_s > 0:
+        raise GradingError(f"call_s must be a positive number of seconds, got {call_s!r}")
+    k, n = _parse_shard(shard)
+    out_abs = Path(os.path.abspath(out_dir))
+    for folder in (source_dir.resolve(), submissions_dir.resolve()):
+        if out_abs == folder or folder in out_abs.parents or out_abs in folder.parents:
+            raise GradingError(
+                f"out_dir must lie outside the source and submissions folders, got {str(out_dir)!r}"
+            )
+    if sandbox:
+        from coursekit.grading.sandbox import check_sandbox
+
+        check_sandbox()  # SandboxUnavailable names what is missing
+    else:
+        say(
+            "WARNING: grading WITHOUT a sandbox (--no-sandbox): student code runs with your "
+            "rights and can read and change your files; scores are still decided outside it."
+        )
+    secret = _load_secret(
+        Path(secret_file) if secret_file is not None else None,
+        (source_dir.resolve(), submissions_dir.resolve(), out_abs),
+        quiet,
+    )
+    exercises = all_exercises() if exercises is None else exercises
 
     names = [rel.as_posix() for rel in find_notebooks(source_dir)]
-    sources = {n: nbformat.read(source_dir / n, as_version=4) for n in names}
-    order = {n: i for i, n in enumerate(names)}
-    found, unmatched = _discover(submissions_dir, names)
+    sources = {name: _load_source(source_dir / name, name, exercises) for name in names}
+    probe_limits = Limits(wall_s=600.0, call_s=call_s, memory_mb=memory_mb, pids=pids)
+    say(f"checking the instructor's solutions of {len(sources)} notebook(s) ...")
+    reference_s = _self_check(sources, secret, probe_limits, sandbox, jobs)
+    budget = (
+        budget_s
+        if budget_s is not None
+        else max(MIN_BUDGET_S, BUDGET_FACTOR * max(reference_s.values(), default=0.0))
+    )
+    limits = Limits(wall_s=budget, call_s=min(call_s, budget), memory_mb=memory_mb, pids=pids)
 
-    jobs_list: list[_Job] = []
+    entries = _discover(submissions_dir, names)
+    students = sorted({e.student for e in entries})
+    mine = {s for i, s in enumerate(students) if i % n == k - 1}
+    entries = [e for e in entries if e.student in mine]
+
     rows: list[tuple[Row, dict]] = []
     notes: dict[tuple[str, str], list[str]] = {}
-    for student, notebook, path in found:
-        sub = _read_submission(path) if path is not None else None
-        nb, exercises, nb_notes = rebuild_submission(sources[notebook], sub, notebook)
-        if path is None or sub is None:
-            status = "missing" if path is None else "unreadable"
-            for ex in exercises:
-                rows.append((Row(student, notebook, ex.grade_id, 0.0, ex.max_points, status), {}))
-            notes[(student, notebook)] = [
-                "no notebook of this name was found in your submission."
-                if path is None
-                else "the file could not be read as a notebook (corrupt or not a notebook)."
-            ]
+    todo: list[_Job] = []
+    plans = {name: _plan(source, secret) for name, source in sources.items()}
+    for e in entries:
+        if e.status or e.path is None:
+            points = (
+                [(g.grade_id, g.max_points) for g in sources[e.notebook].graded]
+                if e.notebook
+                else [("", 0.0)]
+            )
+            for gid, max_points in points:
+                rows.append(
+                    (Row(e.student, e.notebook, gid, 0.0, max_points, e.status or "missing"), {})
+                )
+            notes[(e.student, e.notebook)] = [e.note]
             continue
-        notes[(student, notebook)] = nb_notes
-        jobs_list.append(_Job(student, notebook, nb, exercises))
-    for stem in unmatched:
-        rows.append((Row(stem, "", "", 0.0, 0.0, "unmatched"), {}))
-        notes[(stem, "")] = ["this file's name matches no course notebook."]
+        source = sources[e.notebook]
+        sub = _read_submission(e.path)
+        if sub is None:
+            for g in source.graded:
+                rows.append(
+                    (Row(e.student, e.notebook, g.grade_id, 0.0, g.max_points, "unreadable"), {})
+                )
+            notes[(e.student, e.notebook)] = ["the file could not be read as a notebook."]
+            continue
+        cells, nb_notes = solution_cells(source.nb, sub)
+        notes[(e.student, e.notebook)] = nb_notes
+        todo.append(_Job(e.student, source, cells, nb_notes))
 
-    def run(job: _Job) -> _Job:
-        start = time.monotonic()
-        _run_job(job, timeout_cell, timeout_notebook, memory_mb)
-        if not quiet:
-            print(f"graded {job.student} / {job.notebook} ({time.monotonic() - start:.1f} s)")
-        return job
-
+    say(
+        f"grading {len(todo)} submission(s), {jobs} at a time, budget {budget:.0f} s each "
+        f"({limits_description(sandbox)})"
+    )
+    progress = _progress(len(todo), quiet)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for job in pool.map(run, jobs_list):
-            rows.extend(_score(job))
+        for job in pool.map(lambda j: _grade_job(j, plans[j.source.name], limits, sandbox), todo):
+            rows.extend(job.rows)
+            progress(job)
 
-    # Deterministic order: student, notebook (source order), exercise (cell order).
-    exercise_order = {
-        n: [c.metadata.nbgrader["grade_id"] for c in nb.cells if is_grade(c)]
-        for n, nb in sources.items()
-    }
+    order = {name: i for i, name in enumerate(names)}
+    ex_order = {name: [g.grade_id for g in s.graded] for name, s in sources.items()}
 
     def key(item: tuple[Row, dict]) -> tuple:
-        row = item[0]
-        ids = exercise_order.get(row.notebook, [])
+        r = item[0]
+        ids = ex_order.get(r.notebook, [])
         return (
-            row.student,
-            order.get(row.notebook, -1),
-            ids.index(row.exercise) if row.exercise in ids else -1,
+            r.student,
+            order.get(r.notebook, -1),
+            ids.index(r.exercise) if r.exercise in ids else -1,
         )
 
     rows.sort(key=key)
     details = {(r.student, r.notebook, r.exercise): d for r, d in rows}
     plain = [r for r, _ in rows]
-    _write_reports(out_dir, plain, details, notes)
-    if not quiet:
-        print(f"wrote {out_dir / 'scores.csv'} ({len(plain)} rows) and {out_dir / 'feedback'}")
+    info = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "notebooks": names,
+        "source_sha256": {
+            n: hashlib.sha256((source_dir / n).read_bytes()).hexdigest() for n in names
+        },
+        "secret_fingerprint": _fingerprint(secret),
+        "sandbox": sandbox,
+        "isolation": limits_description(sandbox),
+        "warning": None if sandbox else "graded without a sandbox (--no-sandbox)",
+        "budget_s": round(budget, 1),
+        "reference_s": {name: round(s, 2) for name, s in reference_s.items()},
+        "memory_mb": memory_mb,
+        "pids": pids,
+        "shard": f"{k}/{n}",
+        "students": sorted(mine),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    feedback = {
+        student: _feedback(student, [r for r in plain if r.student == student], details, notes)
+        for student in dict.fromkeys(r.student for r in plain)
+    }
+    _write_reports(Path(out_dir), plain, info, feedback)
+    say(f"wrote {out_dir}/scores.csv ({len(plain)} rows), gradebook.csv and feedback/")
     return plain
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Worker entry point: ``python -m coursekit.grading.autograde --worker IN OUT``."""
-    parser = argparse.ArgumentParser(prog="python -m coursekit.grading.autograde")
-    parser.add_argument("--worker", nargs=2, metavar=("NOTEBOOK", "RESULT"), required=True)
-    parser.add_argument("--timeout-cell", type=int, default=30)
-    args = parser.parse_args(argv)
-    return _worker(args.worker[0], args.worker[1], args.timeout_cell)
+def _progress(total: int, quiet: bool) -> Callable[[_Job], None]:
+    if quiet or total == 0:
+        return lambda job: None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="submission", file=sys.stdout)
+
+    def step(job: _Job) -> None:
+        bar.update(1)
+        if bar.n == total:
+            bar.close()
+
+    return step
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def merge(out_dir: str | Path, shard_dirs: Sequence[str | Path], quiet: bool = False) -> list[Row]:
+    """Join the outputs of ``grade(..., shard="K/N")`` runs into one output folder.
+
+    The shards must come from the same source notebooks and the same secret,
+    and cover each student once.
+    """
+    if not shard_dirs:
+        raise GradingError("shard_dirs must name at least one shard's output folder, got none")
+    rows: list[Row] = []
+    infos = []
+    feedback: dict[str, str] = {}
+    for d in map(Path, shard_dirs):
+        if not (d / "grading.json").is_file():
+            raise GradingError(f"{str(d)!r} is not an output folder of coursekit grade")
+        info = json.loads((d / "grading.json").read_text(encoding="utf-8"))
+        infos.append(info)
+        rows += [Row(**r) for r in json.loads((d / "scores.json").read_text(encoding="utf-8"))]
+        for student in info["students"]:
+            path = d / "feedback" / _feedback_name(student)
+            if path.is_file() and not path.is_symlink():
+                feedback[student] = path.read_text(encoding="utf-8")
+    for key in ("source_sha256", "secret_fingerprint", "notebooks"):
+        if any(i[key] != infos[0][key] for i in infos):
+            raise GradingError(f"the shards differ in {key}: they are not one grading run")
+    seen: dict[str, str] = {}
+    for d, info in zip(shard_dirs, infos, strict=True):
+        for student in info["students"]:
+            if student in seen:
+                raise GradingError(
+                    f"student {student!r} is in two shards ({seen[student]} and {d})"
+                )
+            seen[student] = str(d)
+    order = {n: i for i, n in enumerate(infos[0]["notebooks"])}
+    rows.sort(key=lambda r: (r.student, order.get(r.notebook, -1)))
+    # Exercise order inside a notebook is kept: each shard wrote it in order.
+    info = {**infos[0], "shard": f"merged from {len(infos)}", "students": sorted(seen)}
+    _write_reports(Path(out_dir), rows, info, feedback)
+    if not quiet:
+        print(f"merged {len(infos)} shard(s) into {out_dir} ({len(rows)} rows)")
+    return rows

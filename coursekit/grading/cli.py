@@ -23,29 +23,54 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default="notebooks")
     p.add_argument("--dest", default="workspace")
 
-    p = sub.add_parser("grade", help="autograde submissions against the source notebooks")
+    p = sub.add_parser(
+        "grade",
+        help="autograde submissions in a sandbox (see also: coursekit grade merge)",
+        description="Grade every submission against the source notebooks. Each submission "
+        "runs in a bubblewrap sandbox; scores are decided outside it. "
+        "'coursekit grade merge OUT SHARD_DIR...' joins the outputs of --shard runs.",
+    )
     p.add_argument("source_dir")
     p.add_argument("submissions_dir")
+    p.add_argument("--out", default="grades", help="output folder (default grades)")
+    p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    p.add_argument("--shard", metavar="K/N", help="grade only the K-th of N shares of the students")
     p.add_argument(
-        "--out",
-        default="grades",
-        help="folder for scores.csv, scores.json and feedback/ (default grades)",
+        "--budget",
+        type=float,
+        default=None,
+        help="wall-clock seconds per submission (default: 5x the instructor's solutions, >= 60)",
     )
-    p.add_argument("--timeout-cell", type=int, default=30, help="seconds per cell (default 30)")
     p.add_argument(
-        "--timeout-notebook", type=int, default=600, help="seconds per notebook (default 600)"
+        "--call-timeout", type=float, default=30.0, help="seconds per cell or exercise (default 30)"
     )
-    p.add_argument("--memory-mb", type=int, default=4096, help="memory per kernel (default 4096)")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel (default 1)")
+    p.add_argument(
+        "--memory-mb", type=int, default=3072, help="memory per submission (default 3072)"
+    )
+    p.add_argument("--pids", type=int, default=128, help="processes per submission (default 128)")
+    p.add_argument("--secret-file", default=None, help="the instructor's secret seed file")
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without isolation (student code runs with your rights)",
+    )
+
+    p = sub.add_parser("grade-merge", help=argparse.SUPPRESS)
+    p.add_argument("out_dir")
+    p.add_argument("shard_dirs", nargs="+")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 on success, 1 on an error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["grade", "merge"]:
+        argv = ["grade-merge", *argv[2:]]
     args = _parser().parse_args(argv)
     # Imported here so ``coursekit --help`` stays instant.
-    from coursekit.grading.autograde import grade
+    from coursekit.grading.autograde import GradingError, grade, merge
     from coursekit.grading.release import MarkupError, release
+    from coursekit.grading.sandbox import SandboxUnavailable
     from coursekit.grading.workspace import update_workspace
 
     try:
@@ -53,18 +78,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             release(args.source_dir, args.out_dir)
         elif args.command == "workspace":
             update_workspace(args.source, args.dest)
+        elif args.command == "grade-merge":
+            merge(args.out_dir, args.shard_dirs)
         else:
             grade(
                 args.source_dir,
                 args.submissions_dir,
                 out_dir=args.out,
-                timeout_cell=args.timeout_cell,
-                timeout_notebook=args.timeout_notebook,
-                memory_mb=args.memory_mb,
                 jobs=args.jobs,
+                shard=args.shard,
+                budget_s=args.budget,
+                call_s=args.call_timeout,
+                memory_mb=args.memory_mb,
+                pids=args.pids,
+                sandbox=not args.no_sandbox,
+                secret_file=args.secret_file,
             )
-    except (MarkupError, FileNotFoundError, ValueError, TypeError) as exc:
-        print(f"coursekit {args.command}: error: {exc}", file=sys.stderr)
+    except (
+        MarkupError,
+        GradingError,
+        SandboxUnavailable,
+        FileNotFoundError,
+        ValueError,
+        TypeError,
+    ) as exc:
+        print(f"coursekit {args.command.replace('-', ' ')}: error: {exc}", file=sys.stderr)
         return 1
     return 0
 
