@@ -34,7 +34,7 @@ from coursekit._validate import (
     check_positive_int,
     check_shape,
 )
-from coursekit.layers import Layer
+from coursekit.base import Layer
 
 __all__ = [
     "conv2d_naive",

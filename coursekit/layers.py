@@ -37,6 +37,7 @@ from coursekit.activations import (
     sigmoid,
     tanh,
 )
+from coursekit.base import RNG, Layer
 
 __all__ = [
     "linear_forward",
@@ -66,12 +67,8 @@ __all__ = [
     "Dropout",
     "Sequential",
     "Residual",
-    "ResidualBlock",
     "MLP",
 ]
-
-RNG = int | np.random.Generator | None
-
 
 # ----------------------------------------------------------------------------
 # functional layers
@@ -283,104 +280,6 @@ def _elementwise_dout(dout: Any, like: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # Layer classes
 # ----------------------------------------------------------------------------
-
-
-class Layer:
-    """Base class: ``params`` / ``grads`` dicts, a train/eval flag, forward and backward.
-
-    Subclasses set ``params`` in ``__init__``, call ``_init_grads()``, and
-    implement ``forward`` (keeping what ``backward`` needs) and ``backward``
-    (filling ``grads`` and returning the gradient with respect to the input).
-    """
-
-    def __init__(self) -> None:
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self.training = True
-        self._cache: Any = None
-
-    # --- the interface --------------------------------------------------
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
-
-    # --- modes and parameters -------------------------------------------
-    def children(self) -> list[tuple[str, Layer]]:
-        """Named sub-layers (empty for a leaf layer)."""
-        return []
-
-    def train(self, mode: bool = True) -> Layer:
-        """Switch this layer and its children to training mode (or eval with mode=False)."""
-        self.training = bool(mode)
-        for _, child in self.children():
-            child.train(mode)
-        return self
-
-    def eval(self) -> Layer:
-        """Switch to evaluation mode (dropout off, batch norm uses running statistics)."""
-        return self.train(False)
-
-    def parameters(self) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
-        """``(params, grads)`` pairs, one per layer that has parameters, for an optimiser."""
-        pairs = [(self.params, self.grads)] if self.params else []
-        for _, child in self.children():
-            pairs.extend(child.parameters())
-        return pairs
-
-    def num_parameters(self) -> int:
-        """Total number of learnable scalars."""
-        return sum(v.size for params, _ in self.parameters() for v in params.values())
-
-    def zero_grad(self) -> None:
-        for params, grads in self.parameters():
-            for k, v in params.items():
-                grads[k] = np.zeros_like(v)
-
-    def astype(self, dtype: Any) -> Layer:
-        """Cast every parameter (and buffer) to ``dtype`` in place, e.g. float32 for speed."""
-        for name, value in list(vars(self).items()):
-            is_buffer = isinstance(value, np.ndarray) and not name.startswith("_")
-            if is_buffer and np.issubdtype(value.dtype, np.floating):  # e.g. running_mean
-                setattr(self, name, value.astype(dtype))
-        # replace the values, never the dicts: optimisers hold references to them
-        for k in self.params:
-            self.params[k] = self.params[k].astype(dtype)
-            self.grads[k] = np.zeros_like(self.params[k])
-        for _, child in self.children():
-            child.astype(dtype)
-        return self
-
-    # --- helpers ---------------------------------------------------------
-    def _init_grads(self) -> None:
-        self.grads.clear()
-        self.grads.update({k: np.zeros_like(v) for k, v in self.params.items()})
-
-    def _require_cache(self) -> Any:
-        if self._cache is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.backward called before forward: run forward(x) first"
-            )
-        return self._cache
-
-    # --- printing, like torch -------------------------------------------
-    def extra_repr(self) -> str:
-        return ""
-
-    def __repr__(self) -> str:
-        kids = self.children()
-        if not kids:
-            return f"{type(self).__name__}({self.extra_repr()})"
-        lines = [f"{type(self).__name__}("]
-        for name, child in kids:
-            child_repr = repr(child).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {child_repr}")
-        lines.append(")")
-        return "\n".join(lines)
 
 
 def _torch_uniform(rng: np.random.Generator, fan_in: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -638,47 +537,6 @@ class Residual(Layer):
         d = dout if self.activation is None else self.activation.backward(dout)
         dx = self.block.backward(d)
         return dx + (d if self.shortcut is None else self.shortcut.backward(d))
-
-
-class ResidualBlock(Residual):
-    """The basic ResNet block (He et al. 2015): conv3x3-BN-ReLU-conv3x3-BN, + shortcut, ReLU.
-
-    The shortcut is the identity when the shape is kept, otherwise a 1x1
-    convolution with the block's stride followed by batch norm (projection).
-
-    Parameters
-    ----------
-    in_channels, out_channels : int
-    stride : int, stride of the first 3x3 convolution (2 halves H and W)
-    rng : seed or Generator
-
-    Input (N, in_channels, H, W) -> output (N, out_channels, H', W'),
-    H' = floor((H - 1) / stride) + 1.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, rng: RNG = None):
-        # imported here because conv.py and normalization.py import Layer from this module
-        from coursekit.conv import Conv2d
-        from coursekit.normalization import BatchNorm2d
-
-        in_channels = check_positive_int(in_channels, "in_channels")
-        out_channels = check_positive_int(out_channels, "out_channels")
-        stride = check_positive_int(stride, "stride")
-        gen = np.random.default_rng(rng)
-        block = Sequential(
-            Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, rng=gen),
-            BatchNorm2d(out_channels),
-            ReLU(),
-            Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, rng=gen),
-            BatchNorm2d(out_channels),
-        )
-        shortcut = None
-        if stride != 1 or in_channels != out_channels:
-            shortcut = Sequential(
-                Conv2d(in_channels, out_channels, 1, stride, 0, bias=False, rng=gen),
-                BatchNorm2d(out_channels),
-            )
-        super().__init__(block, shortcut, ReLU())
 
 
 class MLP(Sequential):

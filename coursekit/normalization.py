@@ -26,7 +26,7 @@ from coursekit._validate import (
     check_probability,
     check_shape,
 )
-from coursekit.layers import Layer
+from coursekit.base import Layer
 
 __all__ = [
     "batchnorm_forward",

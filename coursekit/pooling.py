@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from coursekit._validate import as_float_array, check_int_pair, check_ndim, check_shape
+from coursekit.base import Layer
 from coursekit.conv import _output_hw, _pad, _scatter_windows, _windows
-from coursekit.layers import Layer
 
 __all__ = [
     "maxpool2d_forward",

@@ -20,7 +20,7 @@ from coursekit._validate import (
     check_positive_int,
     check_same_length,
 )
-from coursekit.layers import Layer
+from coursekit.base import Layer
 from coursekit.losses import mse, mse_grad, softmax_cross_entropy
 
 __all__ = ["train_numpy", "predict", "accuracy"]

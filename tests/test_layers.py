@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from coursekit.blocks import ResidualBlock
 from coursekit.gradcheck import check_layer
 from coursekit.layers import (
     MLP,
@@ -16,7 +17,6 @@ from coursekit.layers import (
     PReLU,
     ReLU,
     Residual,
-    ResidualBlock,
     Sequential,
     Sigmoid,
     Tanh,
