@@ -16,7 +16,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from coursekit._validate import check_in, check_int_pair, check_nonneg_int, check_positive_int
+from coursekit._validate import (
+    check_bool,
+    check_in,
+    check_int_pair,
+    check_nonneg_int,
+    check_positive_int,
+)
 
 __all__ = [
     "conv_output_size",
@@ -33,14 +39,16 @@ __all__ = [
 ]
 
 
-def _args(n: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> tuple[int, ...]:
+def _args(
+    n: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, must_fit: bool = True
+) -> tuple[int, ...]:
     n = check_positive_int(n, "n")
     k = check_positive_int(kernel_size, "kernel_size")
     s = check_positive_int(stride, "stride")
     p = check_nonneg_int(padding, "padding")
     d = check_positive_int(dilation, "dilation")
     span = d * (k - 1) + 1
-    if span > n + 2 * p:
+    if must_fit and span > n + 2 * p:
         size = f"{k}x{k}" if d == 1 else f"{k}x{k} with dilation {d} (effective {span}x{span})"
         raise ValueError(
             f"kernel of size {size} is larger than the padded input: "
@@ -146,19 +154,44 @@ def pool_output_size(
     """Output size of max/avg pooling with torch's rules.
 
     ``stride`` defaults to ``kernel_size``; padding may be at most half the
-    kernel; with ``ceil_mode`` the size is rounded up, but the last window must
-    start inside the input or the left padding (not in the right padding).
+    kernel. The size is ``floor((n + 2p - d(k - 1) - 1) / s) + 1``, rounded up
+    instead with ``ceil_mode``, but the last window must start inside the input
+    or the left padding (not in the right padding). With ``ceil_mode`` a window
+    may therefore hang over the edge: ``pool_output_size(1, 2, ceil_mode=True)``
+    is 1, as for ``torch.nn.MaxPool2d(2, ceil_mode=True)``. A size below 1 is an
+    error, as in torch.
+
+    Parameters
+    ----------
+    n : int, input size (height or width)
+    kernel_size : int
+    stride : int or None (= kernel_size)
+    padding : int, at most kernel_size // 2
+    dilation : int
+    ceil_mode : bool
+
+    Returns
+    -------
+    int
     """
     stride = kernel_size if stride is None else stride
-    n, k, s, p, d, span = _args(n, kernel_size, stride, padding, dilation)
+    n, k, s, p, d, span = _args(n, kernel_size, stride, padding, dilation, must_fit=False)
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
     if p > k // 2:
         raise ValueError(
             f"padding must be at most half the kernel size, got padding={p}, kernel_size={k}"
         )
-    covered = n + 2 * p - span
-    out = (-(-covered // s) if ceil_mode else covered // s) + 1
+    covered = n + 2 * p - span  # negative when the window is wider than the padded input
+    # floor division rounds towards -inf, like torch's div_rtn; s - 1 more turns it into ceil
+    out = (covered + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (out - 1) * s >= n + p:
         out -= 1
+    if out < 1:
+        raise ValueError(
+            f"pooling window of size {k} (dilation {d}, effective size {span}) leaves no output "
+            f"on an input of size {n} with padding {p} and stride {s}: the output size would be "
+            f"{out}; use a smaller kernel, more padding or ceil_mode=True"
+        )
     return out
 
 
