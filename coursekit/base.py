@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from coursekit._validate import check_bool
+
 __all__ = ["Layer", "RNG"]
 
 # what every random layer accepts: a seed, a Generator, or None for fresh entropy
@@ -48,7 +50,7 @@ class Layer:
 
     def train(self, mode: bool = True) -> Layer:
         """Switch this layer and its children to training mode (or eval with mode=False)."""
-        self.training = bool(mode)
+        self.training = check_bool(mode, "mode")
         for _, child in self.children():
             child.train(mode)
         return self

@@ -7,9 +7,7 @@ them build on).
 
 from __future__ import annotations
 
-import numpy as np
-
-from coursekit._validate import check_positive_int
+from coursekit._validate import check_positive_int, check_rng
 from coursekit.base import RNG
 from coursekit.conv import Conv2d
 from coursekit.layers import ReLU, Residual, Sequential
@@ -38,7 +36,7 @@ class ResidualBlock(Residual):
         in_channels = check_positive_int(in_channels, "in_channels")
         out_channels = check_positive_int(out_channels, "out_channels")
         stride = check_positive_int(stride, "stride")
-        gen = np.random.default_rng(rng)
+        gen = check_rng(rng)
         block = Sequential(
             Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, rng=gen),
             BatchNorm2d(out_channels),

@@ -29,9 +29,11 @@ from numpy.lib.stride_tricks import as_strided
 
 from coursekit._validate import (
     as_float_array,
+    check_bool,
     check_int_pair,
     check_ndim,
     check_positive_int,
+    check_rng,
     check_shape,
 )
 from coursekit.base import Layer
@@ -148,6 +150,9 @@ def _check_conv_args(
     check_ndim(x, 4, "x", "(N, C, H, W)")
     layout = "(C_out, C_in, kh, kw)" if in_axis == 1 else "(C_in, C_out, kh, kw)"
     check_ndim(w, 4, "w", layout)
+    if 0 in w.shape:
+        # torch refuses these too; a 0-row kernel would make the output taller than the input
+        raise ValueError(f"w must have no zero-size dimension (layout {layout}), got {w.shape}")
     if x.shape[1] != w.shape[in_axis]:
         raise ValueError(
             f"x has {x.shape[1]} channels but w expects {w.shape[in_axis]} input channels "
@@ -549,7 +554,8 @@ class _ConvLayer(Layer):
 
     def _init_weights(self, w_shape: tuple[int, ...], fan_in: int, bias: bool, rng: Any) -> None:
         # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for w and b, as torch initialises them.
-        gen = np.random.default_rng(rng)
+        gen = check_rng(rng)
+        check_bool(bias, "bias")
         bound = 1.0 / np.sqrt(fan_in)
         self.params["w"] = gen.uniform(-bound, bound, w_shape)
         if bias:

@@ -21,10 +21,12 @@ import numpy as np
 
 from coursekit._validate import (
     as_float_array,
+    check_bool,
     check_in,
     check_ndim,
     check_positive_int,
     check_probability,
+    check_rng,
     check_shape,
 )
 from coursekit.activations import (
@@ -222,7 +224,8 @@ def flatten_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
     x = as_float_array(x, "x")
     if x.ndim < 2:
         raise ValueError(f"x must be at least 2-D (N, ...), got {x.ndim}-D with shape {x.shape}")
-    return x.reshape(x.shape[0], -1), x.shape
+    # the explicit size keeps a zero batch working (reshape(0, -1) cannot infer -1)
+    return x.reshape(x.shape[0], int(np.prod(x.shape[1:]))), x.shape
 
 
 def flatten_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
@@ -253,9 +256,10 @@ def dropout_forward(
     """
     x = as_float_array(x, "x")
     p = check_probability(p, "p")
+    training = check_bool(training, "training")
+    gen = check_rng(rng)
     if not training or p == 0.0:
         return x, None
-    gen = np.random.default_rng(rng)
     mask = (gen.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
     return x * mask, mask
 
@@ -299,7 +303,8 @@ class Linear(Layer):
         super().__init__()
         self.in_features = check_positive_int(in_features, "in_features")
         self.out_features = check_positive_int(out_features, "out_features")
-        gen = np.random.default_rng(rng)
+        check_bool(bias, "bias")
+        gen = check_rng(rng)
         self.params["w"] = _torch_uniform(gen, in_features, (out_features, in_features))
         if bias:
             self.params["b"] = _torch_uniform(gen, in_features, (out_features,))
@@ -419,7 +424,7 @@ class Dropout(Layer):
     def __init__(self, p: float = 0.5, rng: RNG = None):
         super().__init__()
         self.p = check_probability(p, "p")
-        self.rng = np.random.default_rng(rng)
+        self.rng = check_rng(rng)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out, mask = dropout_forward(x, self.p, self.training, self.rng)
@@ -561,7 +566,7 @@ class MLP(Sequential):
             raise ValueError(f"sizes must be a sequence of at least 2 layer sizes, got {sizes!r}")
         sizes = [check_positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
         check_in(activation, ["relu", "sigmoid", "tanh", "leaky_relu", "prelu"], "activation")
-        gen = np.random.default_rng(rng)
+        gen = check_rng(rng)
         layers: list[Layer] = []
         for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Linear(d_in, d_out, rng=gen))

@@ -229,6 +229,9 @@ class GlobalAvgPool2d(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_float_array(x, "x")
         check_ndim(x, 4, "x", "(N, C, H, W)")
+        if x.shape[2] == 0 or x.shape[3] == 0:
+            # the mean of nothing is NaN; torch's AdaptiveAvgPool2d refuses it as well
+            raise ValueError(f"x must have H >= 1 and W >= 1 to average over, got {x.shape}")
         self._cache = x.shape
         return x.mean(axis=(2, 3))
 

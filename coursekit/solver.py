@@ -19,6 +19,7 @@ from coursekit._validate import (
     check_nonneg_int,
     check_positive_int,
     check_same_length,
+    check_seed,
 )
 from coursekit.base import Layer
 from coursekit.losses import mse, mse_grad, softmax_cross_entropy
@@ -163,7 +164,7 @@ def train_numpy(
     epochs = check_nonneg_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     loss_fn, classify = _loss_fn(loss)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
 
     history: dict[str, list[float]] = {
         "train_loss": [],
