@@ -95,6 +95,7 @@ def conv_output_size(
     3
     """
     n, k, s, p, d, span = _args(n, kernel_size, stride, padding, dilation)
+    strict = check_bool(strict, "strict")
     covered = n + 2 * p - span
     if strict and covered % s:
         dropped = covered % s
@@ -252,7 +253,7 @@ def linear_params(in_features: int, out_features: int, bias: bool = True) -> int
     """
     i = check_positive_int(in_features, "in_features")
     o = check_positive_int(out_features, "out_features")
-    return i * o + (o if bias else 0)
+    return i * o + (o if check_bool(bias, "bias") else 0)
 
 
 def conv_params(
@@ -276,7 +277,7 @@ def conv_params(
             f"in_channels ({c_in}) and out_channels ({c_out}) must both be divisible by "
             f"groups, got groups={g}"
         )
-    return c_out * (c_in // g) * kh * kw + (c_out if bias else 0)
+    return c_out * (c_in // g) * kh * kw + (c_out if check_bool(bias, "bias") else 0)
 
 
 def _rf_layers(layers: Sequence[Sequence[int]]) -> list[tuple[int, int, int]]:
@@ -366,8 +367,14 @@ def trace_shapes(
     >>> [r["shape"] for r in rows]
     [(3, 32, 32), (6, 28, 28), (6, 14, 14), (1176,)]
     """
+    if not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"input_shape must be a tuple (C, H, W), got {input_shape!r}")
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+        raise TypeError(
+            f"layers must be a list of layer specs such as ('conv', 6, 5), got {layers!r}"
+        )
     shape: tuple[int, ...] = tuple(check_positive_int(v, "input_shape") for v in input_shape)
     rows: list[dict[str, Any]] = [{"layer": "input", "shape": shape, "params": 0}]
     for i, spec in enumerate(layers):
@@ -400,18 +407,26 @@ def trace_shapes(
             desc = f"conv {shape[0]}->{c_out} {k}x{k} s{s} p{p}"
             shape = (c_out, h, w)
         elif kind in ("pool", "maxpool", "avgpool"):
+            if len(spec) not in (2, 3):
+                raise ValueError(f"layers[{i}] must be ('{kind}', k[, stride]), got {spec!r}")
             k = spec[1]
             s = spec[2] if len(spec) > 2 else k
             shape = (shape[0], pool_output_size(shape[1], k, s), pool_output_size(shape[2], k, s))
             params, desc = 0, f"{kind} {k}x{k} s{s}"
         elif kind == "flatten":
+            if len(spec) != 1:
+                raise ValueError(f"layers[{i}] must be ('flatten',), got {spec!r}")
             shape = (math.prod(shape),)
             params, desc = 0, "flatten"
         elif kind == "linear":
+            if len(spec) != 2:
+                raise ValueError(f"layers[{i}] must be ('linear', out_features), got {spec!r}")
             params = linear_params(shape[0], spec[1])
             desc = f"linear {shape[0]}->{spec[1]}"
             shape = (spec[1],)
         else:
+            if len(spec) != 1:
+                raise ValueError(f"layers[{i}] must be ('{kind}',) with no arguments, got {spec!r}")
             params, desc = 0, kind
         rows.append({"layer": desc, "shape": shape, "params": params})
     return rows

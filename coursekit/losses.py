@@ -14,6 +14,7 @@ import numpy as np
 
 from coursekit._validate import (
     as_float_array,
+    check_bool,
     check_labels,
     check_ndim,
     check_probability,
@@ -270,6 +271,11 @@ def _float_with_axis(x, axis: int) -> np.ndarray:
         raise ValueError(
             f"axis must lie in [{-x.ndim}, {x.ndim - 1}] for x of shape {x.shape}, got {axis}"
         )
+    if x.shape[axis] == 0:
+        # a softmax over no classes is undefined (numpy: "zero-size array to reduction")
+        raise ValueError(
+            f"x must have at least one entry along axis {axis} to reduce over, got shape {x.shape}"
+        )
     return x
 
 
@@ -293,6 +299,7 @@ def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
         Shape of ``x`` without ``axis`` (or with size 1 there if ``keepdims``).
     """
     x = _float_with_axis(x, axis)
+    keepdims = check_bool(keepdims, "keepdims")
     m = np.max(x, axis=axis, keepdims=True)
     # A row of all -inf would give -inf - (-inf) = nan; shifting by 0 there is harmless.
     m = np.where(np.isfinite(m), m, 0.0)
@@ -332,7 +339,7 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
     -------
     ndarray of the same shape as ``x``
     """
-    x = as_float_array(x, "x")
+    x = _float_with_axis(x, axis)
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
