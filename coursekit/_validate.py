@@ -109,7 +109,8 @@ def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) ->
     """Raise ``ValueError`` if the first dimensions (batch sizes) differ."""
     if len(a) != len(b):
         raise ValueError(
-            f"{name_a} and {name_b} must have the same batch size, got {len(a)} and {len(b)}"
+            f"{name_a} and {name_b} must have the same batch size, got {len(a)} and {len(b)} "
+            f"(shapes {np.shape(a)} and {np.shape(b)})"
         )
 
 
