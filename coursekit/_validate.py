@@ -28,7 +28,6 @@ __all__ = [
     "check_bool",
     "check_seed",
     "check_rng",
-    "check_finite",
     "shape_str",
 ]
 
@@ -84,17 +83,6 @@ def check_shape(x: np.ndarray, shape: tuple, name: str, why: str = "") -> None:
     if not ok:
         reason = f" {why}" if why else ""
         raise ValueError(f"{name} must have shape {shape_str(shape)}{reason}, got {x.shape}")
-
-
-def check_finite(x: np.ndarray, name: str) -> None:
-    """Raise ``ValueError`` if ``x`` holds NaN or inf, saying how many and where the first is."""
-    bad = ~np.isfinite(x)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{name} must hold finite numbers, got {int(bad.sum())} NaN/inf value(s) "
-            f"(the first, {x[first]}, at index {first}) in {_describe(x)}"
-        )
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
