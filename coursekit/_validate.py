@@ -25,6 +25,10 @@ __all__ = [
     "check_probability",
     "check_in",
     "check_labels",
+    "check_bool",
+    "check_seed",
+    "check_rng",
+    "shape_str",
 ]
 
 
@@ -62,14 +66,23 @@ def check_ndim(x: np.ndarray, ndim: int | Sequence[int], name: str, layout: str 
         raise ValueError(f"{name} must be {want}{hint}, got {x.ndim}-D with shape {x.shape}")
 
 
-def check_shape(x: np.ndarray, shape: tuple, name: str) -> None:
-    """Raise ``ValueError`` unless ``x.shape`` matches ``shape`` (``None`` = any size)."""
+def shape_str(shape: Sequence[int | None]) -> str:
+    """A shape as Python writes a tuple, ``None`` (any size) as ``*``: (4,), (N, *)."""
+    parts = ["*" if s is None else str(s) for s in shape]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def check_shape(x: np.ndarray, shape: tuple, name: str, why: str = "") -> None:
+    """Raise ``ValueError`` unless ``x.shape`` matches ``shape`` (``None`` = any size).
+
+    ``why`` is appended to the message, e.g. "to match x's 4 channels".
+    """
     ok = x.ndim == len(shape) and all(
         s is None or s == d for s, d in zip(shape, x.shape, strict=False)
     )
     if not ok:
-        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
-        raise ValueError(f"{name} must have shape {want}, got {x.shape}")
+        reason = f" {why}" if why else ""
+        raise ValueError(f"{name} must have shape {shape_str(shape)}{reason}, got {x.shape}")
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
@@ -84,7 +97,8 @@ def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) ->
     """Raise ``ValueError`` if the first dimensions (batch sizes) differ."""
     if len(a) != len(b):
         raise ValueError(
-            f"{name_a} and {name_b} must have the same batch size, got {len(a)} and {len(b)}"
+            f"{name_a} and {name_b} must have the same batch size, got {len(a)} and {len(b)} "
+            f"(shapes {np.shape(a)} and {np.shape(b)})"
         )
 
 
@@ -131,6 +145,31 @@ def check_bool(v: Any, name: str, allow_none: bool = False) -> bool | None:
         want = "True, False or None (auto)" if allow_none else "a bool"
         raise TypeError(f"{name} must be {want}, got {v!r}")
     return v
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """Return ``seed`` as ``int`` if it is an integer >= 0, the seeds numpy and torch accept."""
+    return check_nonneg_int(seed, name)
+
+
+def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
+    """A numpy Generator from ``rng``: None (fresh entropy), a seed >= 0 or a Generator.
+
+    A Generator is returned as it is, so a caller can share one stream of
+    random numbers between several layers.
+    """
+    if rng is None or isinstance(rng, np.random.Generator):
+        return np.random.default_rng(rng)
+    if not _is_int(rng):
+        raise TypeError(
+            f"{name} must be None, an int seed or a np.random.Generator, got {rng!r} "
+            f"({type(rng).__name__})"
+        )
+    if rng < 0:
+        raise ValueError(
+            f"{name} must be an int seed >= 0 (or None or a np.random.Generator), got {rng}"
+        )
+    return np.random.default_rng(int(rng))
 
 
 def check_positive(v: Any, name: str, allow_zero: bool = False) -> float:

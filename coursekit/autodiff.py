@@ -71,10 +71,18 @@ class Value:
     def __pow__(self, k) -> Value:
         if isinstance(k, bool) or not isinstance(k, numbers.Real):
             raise TypeError(f"exponent must be an int or float (not a Value), got {k!r}")
-        out = Value(self.data**k, (self,), f"**{k}")
+        if self.data < 0 and not float(k).is_integer():
+            # Python would return a complex number here; torch returns nan
+            raise ValueError(
+                f"exponent {k} of a negative value {self.data} has no real result: a negative "
+                f"base needs an integer exponent"
+            )
+        out = Value(_pow(self.data, k), (self,), f"**{k}")
 
         def _backward():
-            self.grad += k * self.data ** (k - 1) * out.grad
+            # d/dx x**0 is 0 everywhere, also at x = 0 where k * x**(k-1) would be 0 * inf
+            if k != 0:
+                self.grad += k * _pow(self.data, k - 1) * out.grad
 
         out._backward = _backward
         return out
@@ -94,7 +102,10 @@ class Value:
         return self._unary(t, 1.0 - t * t, "tanh")
 
     def exp(self) -> Value:
-        e = math.exp(self.data)
+        try:
+            e = math.exp(self.data)
+        except OverflowError:  # e**x beyond the largest float: inf, as in torch
+            e = math.inf
         return self._unary(e, e, "exp")
 
     def log(self) -> Value:
@@ -148,6 +159,22 @@ class Value:
     def __repr__(self) -> str:
         name = f"{self.label}: " if self.label else ""
         return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
+
+
+def _pow(x: float, k: float) -> float:
+    """``x ** k`` with IEEE results instead of Python's exceptions, as torch computes it.
+
+    ``0.0 ** -1`` is inf (Python raises ZeroDivisionError) and ``10.0 ** 1000``
+    is inf (Python raises OverflowError), so ``Value(1) / Value(0)`` is inf.
+    """
+    try:
+        return float(x) ** k
+    except ZeroDivisionError:  # 0 to a negative power; -0.0 to an odd one is -inf
+        odd = float(k).is_integer() and int(k) % 2 == 1
+        return -math.inf if odd and math.copysign(1.0, x) < 0 else math.inf
+    except OverflowError:  # |x ** k| beyond the largest float
+        odd = float(k).is_integer() and int(k) % 2 == 1
+        return -math.inf if odd and x < 0 else math.inf
 
 
 def topo_order(root: Value) -> list[Value]:

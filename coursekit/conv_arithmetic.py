@@ -16,7 +16,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from coursekit._validate import check_in, check_int_pair, check_nonneg_int, check_positive_int
+from coursekit._validate import (
+    check_bool,
+    check_in,
+    check_int_pair,
+    check_nonneg_int,
+    check_positive_int,
+)
 
 __all__ = [
     "conv_output_size",
@@ -33,14 +39,16 @@ __all__ = [
 ]
 
 
-def _args(n: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> tuple[int, ...]:
+def _args(
+    n: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, must_fit: bool = True
+) -> tuple[int, ...]:
     n = check_positive_int(n, "n")
     k = check_positive_int(kernel_size, "kernel_size")
     s = check_positive_int(stride, "stride")
     p = check_nonneg_int(padding, "padding")
     d = check_positive_int(dilation, "dilation")
     span = d * (k - 1) + 1
-    if span > n + 2 * p:
+    if must_fit and span > n + 2 * p:
         size = f"{k}x{k}" if d == 1 else f"{k}x{k} with dilation {d} (effective {span}x{span})"
         raise ValueError(
             f"kernel of size {size} is larger than the padded input: "
@@ -87,6 +95,7 @@ def conv_output_size(
     3
     """
     n, k, s, p, d, span = _args(n, kernel_size, stride, padding, dilation)
+    strict = check_bool(strict, "strict")
     covered = n + 2 * p - span
     if strict and covered % s:
         dropped = covered % s
@@ -146,19 +155,44 @@ def pool_output_size(
     """Output size of max/avg pooling with torch's rules.
 
     ``stride`` defaults to ``kernel_size``; padding may be at most half the
-    kernel; with ``ceil_mode`` the size is rounded up, but the last window must
-    start inside the input or the left padding (not in the right padding).
+    kernel. The size is ``floor((n + 2p - d(k - 1) - 1) / s) + 1``, rounded up
+    instead with ``ceil_mode``, but the last window must start inside the input
+    or the left padding (not in the right padding). With ``ceil_mode`` a window
+    may therefore hang over the edge: ``pool_output_size(1, 2, ceil_mode=True)``
+    is 1, as for ``torch.nn.MaxPool2d(2, ceil_mode=True)``. A size below 1 is an
+    error, as in torch.
+
+    Parameters
+    ----------
+    n : int, input size (height or width)
+    kernel_size : int
+    stride : int or None (= kernel_size)
+    padding : int, at most kernel_size // 2
+    dilation : int
+    ceil_mode : bool
+
+    Returns
+    -------
+    int
     """
     stride = kernel_size if stride is None else stride
-    n, k, s, p, d, span = _args(n, kernel_size, stride, padding, dilation)
+    n, k, s, p, d, span = _args(n, kernel_size, stride, padding, dilation, must_fit=False)
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
     if p > k // 2:
         raise ValueError(
             f"padding must be at most half the kernel size, got padding={p}, kernel_size={k}"
         )
-    covered = n + 2 * p - span
-    out = (-(-covered // s) if ceil_mode else covered // s) + 1
+    covered = n + 2 * p - span  # negative when the window is wider than the padded input
+    # floor division rounds towards -inf, like torch's div_rtn; s - 1 more turns it into ceil
+    out = (covered + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (out - 1) * s >= n + p:
         out -= 1
+    if out < 1:
+        raise ValueError(
+            f"pooling window of size {k} (dilation {d}, effective size {span}) leaves no output "
+            f"on an input of size {n} with padding {p} and stride {s}: the output size would be "
+            f"{out}; use a smaller kernel, more padding or ceil_mode=True"
+        )
     return out
 
 
@@ -219,7 +253,7 @@ def linear_params(in_features: int, out_features: int, bias: bool = True) -> int
     """
     i = check_positive_int(in_features, "in_features")
     o = check_positive_int(out_features, "out_features")
-    return i * o + (o if bias else 0)
+    return i * o + (o if check_bool(bias, "bias") else 0)
 
 
 def conv_params(
@@ -243,7 +277,7 @@ def conv_params(
             f"in_channels ({c_in}) and out_channels ({c_out}) must both be divisible by "
             f"groups, got groups={g}"
         )
-    return c_out * (c_in // g) * kh * kw + (c_out if bias else 0)
+    return c_out * (c_in // g) * kh * kw + (c_out if check_bool(bias, "bias") else 0)
 
 
 def _rf_layers(layers: Sequence[Sequence[int]]) -> list[tuple[int, int, int]]:
@@ -333,8 +367,14 @@ def trace_shapes(
     >>> [r["shape"] for r in rows]
     [(3, 32, 32), (6, 28, 28), (6, 14, 14), (1176,)]
     """
+    if not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"input_shape must be a tuple (C, H, W), got {input_shape!r}")
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+        raise TypeError(
+            f"layers must be a list of layer specs such as ('conv', 6, 5), got {layers!r}"
+        )
     shape: tuple[int, ...] = tuple(check_positive_int(v, "input_shape") for v in input_shape)
     rows: list[dict[str, Any]] = [{"layer": "input", "shape": shape, "params": 0}]
     for i, spec in enumerate(layers):
@@ -367,18 +407,26 @@ def trace_shapes(
             desc = f"conv {shape[0]}->{c_out} {k}x{k} s{s} p{p}"
             shape = (c_out, h, w)
         elif kind in ("pool", "maxpool", "avgpool"):
+            if len(spec) not in (2, 3):
+                raise ValueError(f"layers[{i}] must be ('{kind}', k[, stride]), got {spec!r}")
             k = spec[1]
             s = spec[2] if len(spec) > 2 else k
             shape = (shape[0], pool_output_size(shape[1], k, s), pool_output_size(shape[2], k, s))
             params, desc = 0, f"{kind} {k}x{k} s{s}"
         elif kind == "flatten":
+            if len(spec) != 1:
+                raise ValueError(f"layers[{i}] must be ('flatten',), got {spec!r}")
             shape = (math.prod(shape),)
             params, desc = 0, "flatten"
         elif kind == "linear":
+            if len(spec) != 2:
+                raise ValueError(f"layers[{i}] must be ('linear', out_features), got {spec!r}")
             params = linear_params(shape[0], spec[1])
             desc = f"linear {shape[0]}->{spec[1]}"
             shape = (spec[1],)
         else:
+            if len(spec) != 1:
+                raise ValueError(f"layers[{i}] must be ('{kind}',) with no arguments, got {spec!r}")
             params, desc = 0, kind
         rows.append({"layer": desc, "shape": shape, "params": params})
     return rows

@@ -67,8 +67,18 @@ def numerical_gradient(
     """
     if not callable(f):
         raise TypeError(f"f must be callable, got {f!r}")
+
+    def scalar_f(z: np.ndarray) -> float:
+        out = np.asarray(f(z))
+        if out.size != 1 or out.dtype.kind not in "biuf":
+            raise ValueError(
+                f"f must return one real number (a scalar loss), got {out!r} of shape "
+                f"{out.shape}; use numerical_gradient_array for array-valued functions"
+            )
+        return float(out.reshape(()))
+
     # A scalar function is the array case with a 0-d output and upstream gradient 1.
-    return numerical_gradient_array(lambda z: float(f(z)), x, np.ones(()), h)
+    return numerical_gradient_array(scalar_f, x, np.ones(()), h)
 
 
 def numerical_gradient_array(

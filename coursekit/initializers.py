@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit._validate import check_positive
+from coursekit._validate import check_positive, check_rng
 
 __all__ = [
     "fans",
@@ -47,11 +47,7 @@ def _shape(shape: Any) -> tuple[int, ...]:
 
 
 def _rng(rng: Any) -> np.random.Generator:
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"rng must be None, an int seed or a np.random.Generator, got {rng!r}")
+    return check_rng(rng)
 
 
 def fans(shape) -> tuple[int, int]:

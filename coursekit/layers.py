@@ -21,10 +21,12 @@ import numpy as np
 
 from coursekit._validate import (
     as_float_array,
+    check_bool,
     check_in,
     check_ndim,
     check_positive_int,
     check_probability,
+    check_rng,
     check_shape,
 )
 from coursekit.activations import (
@@ -37,6 +39,7 @@ from coursekit.activations import (
     sigmoid,
     tanh,
 )
+from coursekit.base import RNG, Layer
 
 __all__ = [
     "linear_forward",
@@ -66,12 +69,8 @@ __all__ = [
     "Dropout",
     "Sequential",
     "Residual",
-    "ResidualBlock",
     "MLP",
 ]
-
-RNG = int | np.random.Generator | None
-
 
 # ----------------------------------------------------------------------------
 # functional layers
@@ -225,7 +224,8 @@ def flatten_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
     x = as_float_array(x, "x")
     if x.ndim < 2:
         raise ValueError(f"x must be at least 2-D (N, ...), got {x.ndim}-D with shape {x.shape}")
-    return x.reshape(x.shape[0], -1), x.shape
+    # the explicit size keeps a zero batch working (reshape(0, -1) cannot infer -1)
+    return x.reshape(x.shape[0], int(np.prod(x.shape[1:]))), x.shape
 
 
 def flatten_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
@@ -256,9 +256,10 @@ def dropout_forward(
     """
     x = as_float_array(x, "x")
     p = check_probability(p, "p")
+    training = check_bool(training, "training")
+    gen = check_rng(rng)
     if not training or p == 0.0:
         return x, None
-    gen = np.random.default_rng(rng)
     mask = (gen.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
     return x * mask, mask
 
@@ -285,104 +286,6 @@ def _elementwise_dout(dout: Any, like: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------
 
 
-class Layer:
-    """Base class: ``params`` / ``grads`` dicts, a train/eval flag, forward and backward.
-
-    Subclasses set ``params`` in ``__init__``, call ``_init_grads()``, and
-    implement ``forward`` (keeping what ``backward`` needs) and ``backward``
-    (filling ``grads`` and returning the gradient with respect to the input).
-    """
-
-    def __init__(self) -> None:
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self.training = True
-        self._cache: Any = None
-
-    # --- the interface --------------------------------------------------
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
-
-    # --- modes and parameters -------------------------------------------
-    def children(self) -> list[tuple[str, Layer]]:
-        """Named sub-layers (empty for a leaf layer)."""
-        return []
-
-    def train(self, mode: bool = True) -> Layer:
-        """Switch this layer and its children to training mode (or eval with mode=False)."""
-        self.training = bool(mode)
-        for _, child in self.children():
-            child.train(mode)
-        return self
-
-    def eval(self) -> Layer:
-        """Switch to evaluation mode (dropout off, batch norm uses running statistics)."""
-        return self.train(False)
-
-    def parameters(self) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
-        """``(params, grads)`` pairs, one per layer that has parameters, for an optimiser."""
-        pairs = [(self.params, self.grads)] if self.params else []
-        for _, child in self.children():
-            pairs.extend(child.parameters())
-        return pairs
-
-    def num_parameters(self) -> int:
-        """Total number of learnable scalars."""
-        return sum(v.size for params, _ in self.parameters() for v in params.values())
-
-    def zero_grad(self) -> None:
-        for params, grads in self.parameters():
-            for k, v in params.items():
-                grads[k] = np.zeros_like(v)
-
-    def astype(self, dtype: Any) -> Layer:
-        """Cast every parameter (and buffer) to ``dtype`` in place, e.g. float32 for speed."""
-        for name, value in list(vars(self).items()):
-            is_buffer = isinstance(value, np.ndarray) and not name.startswith("_")
-            if is_buffer and np.issubdtype(value.dtype, np.floating):  # e.g. running_mean
-                setattr(self, name, value.astype(dtype))
-        # replace the values, never the dicts: optimisers hold references to them
-        for k in self.params:
-            self.params[k] = self.params[k].astype(dtype)
-            self.grads[k] = np.zeros_like(self.params[k])
-        for _, child in self.children():
-            child.astype(dtype)
-        return self
-
-    # --- helpers ---------------------------------------------------------
-    def _init_grads(self) -> None:
-        self.grads.clear()
-        self.grads.update({k: np.zeros_like(v) for k, v in self.params.items()})
-
-    def _require_cache(self) -> Any:
-        if self._cache is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.backward called before forward: run forward(x) first"
-            )
-        return self._cache
-
-    # --- printing, like torch -------------------------------------------
-    def extra_repr(self) -> str:
-        return ""
-
-    def __repr__(self) -> str:
-        kids = self.children()
-        if not kids:
-            return f"{type(self).__name__}({self.extra_repr()})"
-        lines = [f"{type(self).__name__}("]
-        for name, child in kids:
-            child_repr = repr(child).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {child_repr}")
-        lines.append(")")
-        return "\n".join(lines)
-
-
 def _torch_uniform(rng: np.random.Generator, fan_in: int, shape: tuple[int, ...]) -> np.ndarray:
     # torch's default: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     bound = 1.0 / np.sqrt(fan_in)
@@ -400,7 +303,8 @@ class Linear(Layer):
         super().__init__()
         self.in_features = check_positive_int(in_features, "in_features")
         self.out_features = check_positive_int(out_features, "out_features")
-        gen = np.random.default_rng(rng)
+        check_bool(bias, "bias")
+        gen = check_rng(rng)
         self.params["w"] = _torch_uniform(gen, in_features, (out_features, in_features))
         if bias:
             self.params["b"] = _torch_uniform(gen, in_features, (out_features,))
@@ -520,7 +424,7 @@ class Dropout(Layer):
     def __init__(self, p: float = 0.5, rng: RNG = None):
         super().__init__()
         self.p = check_probability(p, "p")
-        self.rng = np.random.default_rng(rng)
+        self.rng = check_rng(rng)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out, mask = dropout_forward(x, self.p, self.training, self.rng)
@@ -640,47 +544,6 @@ class Residual(Layer):
         return dx + (d if self.shortcut is None else self.shortcut.backward(d))
 
 
-class ResidualBlock(Residual):
-    """The basic ResNet block (He et al. 2015): conv3x3-BN-ReLU-conv3x3-BN, + shortcut, ReLU.
-
-    The shortcut is the identity when the shape is kept, otherwise a 1x1
-    convolution with the block's stride followed by batch norm (projection).
-
-    Parameters
-    ----------
-    in_channels, out_channels : int
-    stride : int, stride of the first 3x3 convolution (2 halves H and W)
-    rng : seed or Generator
-
-    Input (N, in_channels, H, W) -> output (N, out_channels, H', W'),
-    H' = floor((H - 1) / stride) + 1.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, rng: RNG = None):
-        # imported here because conv.py and normalization.py import Layer from this module
-        from coursekit.conv import Conv2d
-        from coursekit.normalization import BatchNorm2d
-
-        in_channels = check_positive_int(in_channels, "in_channels")
-        out_channels = check_positive_int(out_channels, "out_channels")
-        stride = check_positive_int(stride, "stride")
-        gen = np.random.default_rng(rng)
-        block = Sequential(
-            Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, rng=gen),
-            BatchNorm2d(out_channels),
-            ReLU(),
-            Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, rng=gen),
-            BatchNorm2d(out_channels),
-        )
-        shortcut = None
-        if stride != 1 or in_channels != out_channels:
-            shortcut = Sequential(
-                Conv2d(in_channels, out_channels, 1, stride, 0, bias=False, rng=gen),
-                BatchNorm2d(out_channels),
-            )
-        super().__init__(block, shortcut, ReLU())
-
-
 class MLP(Sequential):
     """Multi-layer perceptron: Linear + activation per hidden layer, a plain Linear at the end.
 
@@ -703,7 +566,7 @@ class MLP(Sequential):
             raise ValueError(f"sizes must be a sequence of at least 2 layer sizes, got {sizes!r}")
         sizes = [check_positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
         check_in(activation, ["relu", "sigmoid", "tanh", "leaky_relu", "prelu"], "activation")
-        gen = np.random.default_rng(rng)
+        gen = check_rng(rng)
         layers: list[Layer] = []
         for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Linear(d_in, d_out, rng=gen))

@@ -14,6 +14,7 @@ import numpy as np
 
 from coursekit._validate import (
     as_float_array,
+    check_bool,
     check_labels,
     check_ndim,
     check_probability,
@@ -262,13 +263,18 @@ def binary_cross_entropy_with_logits_grad(z, y) -> np.ndarray:
 def _float_with_axis(x, axis: int) -> np.ndarray:
     """Return ``x`` as a float array of at least one dimension that ``axis`` indexes."""
     x = as_float_array(x, "x")
-    # A 0-d array has no axis to reduce over.
-    check_ndim(x, tuple(range(1, 33)), "x")
+    if x.ndim == 0:  # a 0-d array has no axis to reduce over
+        raise ValueError(f"x must be an array with at least 1 axis, got the 0-D value {x.item()!r}")
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise TypeError(f"axis must be an int, got {axis!r}")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(
             f"axis must lie in [{-x.ndim}, {x.ndim - 1}] for x of shape {x.shape}, got {axis}"
+        )
+    if x.shape[axis] == 0:
+        # a softmax over no classes is undefined (numpy: "zero-size array to reduction")
+        raise ValueError(
+            f"x must have at least one entry along axis {axis} to reduce over, got shape {x.shape}"
         )
     return x
 
@@ -293,6 +299,7 @@ def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
         Shape of ``x`` without ``axis`` (or with size 1 there if ``keepdims``).
     """
     x = _float_with_axis(x, axis)
+    keepdims = check_bool(keepdims, "keepdims")
     m = np.max(x, axis=axis, keepdims=True)
     # A row of all -inf would give -inf - (-inf) = nan; shifting by 0 there is harmless.
     m = np.where(np.isfinite(m), m, 0.0)
@@ -332,7 +339,7 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
     -------
     ndarray of the same shape as ``x``
     """
-    x = as_float_array(x, "x")
+    x = _float_with_axis(x, axis)
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit._validate import check_in, check_positive_int, check_probability
+from coursekit._validate import check_bool, check_in, check_positive_int, check_probability
 
 __all__ = [
     "ACTIVATIONS",
@@ -85,6 +85,7 @@ class MLP(nn.Sequential):
         num_classes = check_positive_int(num_classes, "num_classes")
         check_in(activation, ACTIVATIONS, "activation")
         dropout = check_probability(dropout, "dropout")
+        batch_norm = check_bool(batch_norm, "batch_norm")
 
         layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
         width = in_features
@@ -235,6 +236,7 @@ class SmallVGG(nn.Module):
         num_classes = check_positive_int(num_classes, "num_classes")
         widths = _check_widths(widths, "widths", allow_empty=False)
         dropout = check_probability(dropout, "dropout")
+        batch_norm = check_bool(batch_norm, "batch_norm")
         input_size = check_positive_int(input_size, "input_size")
         if input_size < 2 ** len(widths):
             raise ValueError(

@@ -20,13 +20,14 @@ import numpy as np
 
 from coursekit._validate import (
     as_float_array,
+    check_bool,
     check_ndim,
     check_positive,
     check_positive_int,
     check_probability,
     check_shape,
 )
-from coursekit.layers import Layer
+from coursekit.base import Layer
 
 __all__ = [
     "batchnorm_forward",
@@ -51,7 +52,7 @@ def _check_running(v: Any, name: str, c: int) -> np.ndarray | None:
         raise TypeError(
             f"{name} must be a float ndarray of shape ({c},) (it is updated in place), got {v!r}"
         )
-    check_shape(v, (c,), name)
+    check_shape(v, (c,), name, f"(one per channel of x, {c} channels)")
     return v
 
 
@@ -89,10 +90,12 @@ def batchnorm_forward(
     c = x.shape[1]
     gamma = as_float_array(gamma, "gamma")
     beta = as_float_array(beta, "beta")
-    check_shape(gamma, (c,), "gamma")
-    check_shape(beta, (c,), "beta")
+    why = f"(one per channel of x, axis 1 of shape {x.shape})"
+    check_shape(gamma, (c,), "gamma", why)
+    check_shape(beta, (c,), "beta", why)
     running_mean = _check_running(running_mean, "running_mean", c)
     running_var = _check_running(running_var, "running_var", c)
+    training = check_bool(training, "training")
     momentum = check_probability(momentum, "momentum", allow_one=True)
     eps = check_positive(eps, "eps")
     axes = (0,) + tuple(range(2, x.ndim))
@@ -238,6 +241,12 @@ class _BatchNorm(Layer):
         """x : (N, C, ...) -> out of the same shape."""
         x = as_float_array(x, "x")
         check_ndim(x, self._ndims, "x", self._layout)
+        if x.shape[1] != self.num_features:
+            # blame the input, not gamma: the layer was built for num_features channels
+            raise ValueError(
+                f"x must have {self.num_features} channels (axis 1) for "
+                f"{type(self).__name__}({self.num_features}), got x of shape {x.shape}"
+            )
         out, self._cache = batchnorm_forward(
             x,
             self.params["gamma"],

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit._validate import check_bool, check_positive, check_probability
+from coursekit._validate import as_float_array, check_bool, check_positive, check_probability
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
 
@@ -99,7 +99,7 @@ class Optimizer:
     def _items(self) -> Iterable[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
         for i, (p_dict, g_dict) in enumerate(self.pairs):
             for key, p in p_dict.items():
-                g = np.asarray(g_dict[key])
+                g = as_float_array(g_dict[key], f"grad {key!r}")
                 if g.shape != p.shape:
                     raise ValueError(
                         f"grad {key!r} must have the parameter's shape {p.shape}, got {g.shape}"

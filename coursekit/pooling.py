@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from coursekit._validate import as_float_array, check_int_pair, check_ndim, check_shape
+from coursekit.base import Layer
 from coursekit.conv import _output_hw, _pad, _scatter_windows, _windows
-from coursekit.layers import Layer
 
 __all__ = [
     "maxpool2d_forward",
@@ -80,7 +80,37 @@ def maxpool2d_forward(
     # argmax returns the first maximum in row-major window order, like torch
     idx = cols.argmax(axis=2)[:, :, None]
     out = np.take_along_axis(cols, idx, axis=2)[:, :, 0]
+    idx = _torch_tie_breaks(idx, out, cols, x.shape[2:], kernel, stride, padding)
     return out, (idx, x.shape, kernel, stride, padding)
+
+
+def _torch_tie_breaks(
+    idx: np.ndarray,
+    out: np.ndarray,
+    cols: np.ndarray,
+    hw: Pair,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+) -> np.ndarray:
+    """Move the argmax where torch's kernel puts it in two rare cases; idx is (N, C, 1, Ho, Wo).
+
+    torch starts each window at its first real (unpadded) cell and moves on to
+    a later cell only when it is larger or NaN. So a window whose real cells are
+    all -inf keeps its first real cell (plain argmax may pick a padding cell, and
+    the gradient would be lost in the padding), and a window holding NaN keeps
+    its last NaN. Both checks are cheap when neither case occurs.
+    """
+    if padding != (0, 0) and np.isneginf(out).any():
+        real = _pad(np.ones((1, 1, *hw), dtype=bool), padding, value=False)
+        real_cols = _windows(real, kernel, out.shape[2:], stride, (1, 1))
+        first_real = real_cols.reshape(1, 1, -1, *out.shape[2:]).argmax(axis=2)[:, :, None]
+        idx = np.where(np.isneginf(out)[:, :, None], first_real, idx)
+    if np.isnan(out).any():
+        k = cols.shape[2]
+        last_nan = k - 1 - np.isnan(cols[:, :, ::-1]).argmax(axis=2)[:, :, None]
+        idx = np.where(np.isnan(out)[:, :, None], last_nan, idx)
+    return idx
 
 
 def maxpool2d_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
@@ -199,6 +229,9 @@ class GlobalAvgPool2d(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_float_array(x, "x")
         check_ndim(x, 4, "x", "(N, C, H, W)")
+        if x.shape[2] == 0 or x.shape[3] == 0:
+            # the mean of nothing is NaN; torch's AdaptiveAvgPool2d refuses it as well
+            raise ValueError(f"x must have H >= 1 and W >= 1 to average over, got {x.shape}")
         self._cache = x.shape
         return x.mean(axis=(2, 3))
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit._validate import check_in, check_positive_int
+from coursekit._validate import check_bool, check_in, check_positive_int
 
 __all__ = [
     "conv3x3",
@@ -109,6 +109,7 @@ class BasicBlock(nn.Module):
         planes = check_positive_int(planes, "planes")
         stride = check_positive_int(stride, "stride")
         check_in(shortcut, ("A", "B"), "shortcut")
+        residual = check_bool(residual, "residual")
         if shortcut == "A" and planes < in_planes:
             raise ValueError(
                 f"planes must be >= in_planes for option-A (zero-padding) shortcuts, "
@@ -210,6 +211,7 @@ class CifarResNet(nn.Module):
         in_channels = check_positive_int(in_channels, "in_channels")
         w = check_positive_int(width, "width")
         check_in(shortcut, ("A", "B"), "shortcut")
+        residual = check_bool(residual, "residual")
         n = (depth - 2) // 6
         self.depth, self.num_classes, self.residual = depth, num_classes, residual
         self.width = w

@@ -138,9 +138,12 @@ def warmup_cosine(
         raise ValueError(
             f"total_steps must be larger than warmup_steps={warmup_steps}, got {total_steps}"
         )
+    # check every argument whichever phase `step` falls in: a bad min_lr must not
+    # pass during warm-up and fail afterwards
+    check_positive(min_lr, "min_lr", allow_zero=True)
+    _check_start_factor(start_factor)
     if step < warmup_steps:
         return linear_warmup(step, base_lr, warmup_steps, start_factor)
-    _check_start_factor(start_factor)
     return cosine_lr(step - warmup_steps, base_lr, total_steps - warmup_steps, min_lr)
 
 

@@ -14,13 +14,15 @@ import numpy as np
 
 from coursekit._validate import (
     as_float_array,
+    check_bool,
     check_in,
     check_ndim,
     check_nonneg_int,
     check_positive_int,
     check_same_length,
+    check_seed,
 )
-from coursekit.layers import Layer
+from coursekit.base import Layer
 from coursekit.losses import mse, mse_grad, softmax_cross_entropy
 
 __all__ = ["train_numpy", "predict", "accuracy"]
@@ -161,9 +163,11 @@ def train_numpy(
         y_val = np.asarray(y_val)
         check_same_length(X_val, y_val, "X_val", "y_val")
     epochs = check_nonneg_int(epochs, "epochs")
+    progress = check_bool(progress, "progress")
+    verbose = check_bool(verbose, "verbose")
     batch_size = check_positive_int(batch_size, "batch_size")
     loss_fn, classify = _loss_fn(loss)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
 
     history: dict[str, list[float]] = {
         "train_loss": [],

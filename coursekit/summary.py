@@ -190,15 +190,48 @@ def _hooked_forward(
     x = torch.zeros((batch_size, *input_size), device=device, dtype=dtype)
 
     handles = []
+    running: list[tuple[str, nn.Module, Any]] = []  # the leaf layer being run, for errors
     try:
         for name, module in targets.items():
             hook = lambda mod, inp, out, name=name: on_call(name, mod, out)
             handles.append(module.register_forward_hook(hook))
+        for name, module in model.named_modules():
+            if next(module.children(), None) is None:
+                pre = lambda mod, inp, name=name: running.append((name, mod, inp))
+                handles.append(module.register_forward_pre_hook(pre))
         with eval_mode(model), torch.no_grad():
             model(x)
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as exc:
+        raise ValueError(_shape_error(model, x, running, exc)) from exc
     finally:
         for h in handles:
             h.remove()
+
+
+def _shape_error(
+    model: nn.Module, x: torch.Tensor, running: list[tuple[str, nn.Module, Any]], exc: Exception
+) -> str:
+    """Explain a failed dummy forward pass: which layer, what it got, what it expects."""
+    head = (
+        f"{type(model).__name__} cannot run on input_size {tuple(x.shape[1:])} "
+        f"(a batch of shape {tuple(x.shape)})"
+    )
+    if not running:
+        return f"{head}. PyTorch said: {exc}"
+    name, module, inputs = running[-1]
+    got = _output_shape(inputs[0]) if inputs else "no input"
+    expects = ""
+    if isinstance(module, nn.Linear):
+        expects = f", but it expects {module.in_features} features per example"
+    elif isinstance(module, nn.modules.conv._ConvNd):
+        expects = f", but it expects {module.in_channels} input channels"
+    return (
+        f"{head}: layer {name} ({type(module).__name__}) got an input of shape {got}"
+        f"{expects}; check input_size (the model may be built for another image size). "
+        f"PyTorch said: {exc}"
+    )
 
 
 def count_macs(

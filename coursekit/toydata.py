@@ -19,6 +19,7 @@ from coursekit._validate import (
     check_positive,
     check_positive_int,
     check_same_length,
+    check_seed,
 )
 
 __all__ = [
@@ -32,9 +33,7 @@ __all__ = [
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
+    return check_seed(seed)
 
 
 def _split_counts(n: int, parts: int) -> list[int]:
@@ -216,9 +215,11 @@ def make_regression_1d(
         raise ValueError(f"fn must be one of {list(_FUNCTIONS)} or a callable, got {fn!r}")
     rng = np.random.default_rng(_check_seed(seed))
     x = np.sort(rng.uniform(-1.0, 1.0, n))
-    y = np.asarray(g(x), dtype=np.float64) + noise * rng.standard_normal(n)
-    if y.shape != (n,):
-        raise ValueError(f"fn must map an array of shape ({n},) to the same shape, got {y.shape}")
+    # check fn's output before adding the noise, which would broadcast a wrong shape
+    gx = as_float_array(g(x), "fn(x)")
+    if gx.shape != (n,):
+        raise ValueError(f"fn must map an array of shape ({n},) to the same shape, got {gx.shape}")
+    y = gx + noise * rng.standard_normal(n)
     return x[:, None], y[:, None]
 
 

@@ -143,3 +143,66 @@ def test_errors():
         Value(-1.0).log()
     with pytest.raises(TypeError, match="root must be a Value"):
         topo_order(3.0)
+
+
+@pytest.mark.parametrize(
+    "x, k",
+    [
+        (0.0, 0),
+        (0.0, 1),
+        (0.0, 2),
+        (0.0, 0.5),
+        (0.0, -1),
+        (-0.0, -1),
+        (0.0, -2),
+        (-2.0, 3),
+        (10.0, 1000),
+        (-10.0, 1001),
+        (2.0, -0.5),
+    ],
+)
+def test_power_edge_cases_match_torch(x, k):
+    v = Value(x)
+    out = v**k
+    out.backward()
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    ref = t**k
+    ref.backward()
+    np.testing.assert_allclose([out.data, v.grad], [ref.item(), t.grad.item()], rtol=1e-15)
+
+
+def test_polynomial_at_zero_matches_torch():
+    """sum(w_k * x**k) at x = 0: the x**0 term must not evaluate 0.0 ** -1."""
+    ws = [0.5, -1.0, 2.0, 3.0]
+    x, w = Value(0.0), [Value(wk) for wk in ws]
+    out = sum((wk * x**k for k, wk in enumerate(w)), Value(0.0))
+    out.backward()
+    tx = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    tw = torch.tensor(ws, dtype=torch.float64, requires_grad=True)
+    ref = sum(tw[k] * tx**k for k in range(len(ws)))
+    ref.backward()
+    assert out.data == ref.item() == 0.5
+    assert x.grad == tx.grad.item() == -1.0
+    np.testing.assert_equal([wk.grad for wk in w], tw.grad.numpy())
+
+
+def test_division_by_zero_and_overflow_give_inf_like_torch():
+    a, b = Value(1.0), Value(0.0)
+    q = a / b
+    q.backward()
+    ta = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    tq = ta / tb
+    tq.backward()
+    assert [q.data, a.grad, b.grad] == [tq.item(), ta.grad.item(), tb.grad.item()]
+    e = Value(1000.0)
+    big = e.exp()
+    big.backward()
+    assert big.data == e.grad == torch.tensor(1000.0, dtype=torch.float64).exp().item() == math.inf
+
+
+def test_negative_base_with_fractional_exponent_is_a_clear_error():
+    # Python would give a complex number (torch: nan); say which value and exponent
+    with pytest.raises(ValueError, match="exponent 0.5 of a negative value -4.0 has no real"):
+        Value(-4) ** 0.5
+    assert (Value(-4) ** 2).data == 16.0

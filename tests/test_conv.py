@@ -274,7 +274,7 @@ def test_conv_errors_name_the_problem():
         conv2d_forward(x[0], w)
     with pytest.raises(ValueError, match="x has 3 channels but w expects 2 input channels"):
         conv2d_forward(x, np.zeros((4, 2, 3, 3)))
-    with pytest.raises(ValueError, match=r"b must have shape \(4\), got \(3,\)"):
+    with pytest.raises(ValueError, match=r"b must have shape \(4,\), got \(3,\)"):
         conv2d_forward(x, w, np.zeros(3))
     with pytest.raises(ValueError, match=r"kernel of size 8x8 .* larger than the padded input 7x7"):
         conv2d_forward(x, np.zeros((4, 3, 8, 8)), padding=1)

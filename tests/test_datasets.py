@@ -246,7 +246,7 @@ def test_normalization_stats_per_channel_match_torch():
 
 def test_normalize_rejects_mismatched_stats():
     X = np.zeros((2, 3, 4, 4))
-    with pytest.raises(ValueError, match=r"mean must have shape \(3\), got \(1,\)"):
+    with pytest.raises(ValueError, match=r"mean must have shape \(3,\), got \(1,\)"):
         ds.normalize(X, np.zeros(1), np.ones(3))
     with pytest.raises(ValueError, match=r"std must be > 0"):
         ds.normalize(X, np.zeros(3), np.array([1.0, 0.0, 1.0]))

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from coursekit.blocks import ResidualBlock
 from coursekit.gradcheck import check_layer
 from coursekit.layers import (
     MLP,
@@ -16,7 +17,6 @@ from coursekit.layers import (
     PReLU,
     ReLU,
     Residual,
-    ResidualBlock,
     Sequential,
     Sigmoid,
     Tanh,
@@ -329,7 +329,7 @@ def test_linear_errors():
         ValueError, match=r"x has 4 features but w of shape \(5, 3\) expects D_in = 3"
     ):
         linear_forward(np.zeros((2, 4)), np.zeros((5, 3)))
-    with pytest.raises(ValueError, match=r"b must have shape \(5\), got \(3,\)"):
+    with pytest.raises(ValueError, match=r"b must have shape \(5,\), got \(3,\)"):
         linear_forward(np.zeros((2, 3)), np.zeros((5, 3)), np.zeros(3))
     _, cache = linear_forward(np.zeros((2, 3)), np.zeros((5, 3)))
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 5\), got \(3, 5\)"):

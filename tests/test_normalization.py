@@ -132,7 +132,9 @@ def test_layernorm_layer_is_per_example_and_gradchecks():
 def test_normalization_errors():
     x = np.zeros((4, 3))
     g, b = np.ones(3), np.zeros(3)
-    with pytest.raises(ValueError, match=r"gamma must have shape \(3\), got \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"gamma must have shape \(3,\) \(one per channel of x.*\), got \(2,\)"
+    ):
         batchnorm_forward(x, np.ones(2), b, None, None, True)
     with pytest.raises(ValueError, match=r"x must be 2-D or 3-D or 4-D"):
         batchnorm_forward(np.zeros(4), g, b, None, None, True)
@@ -140,12 +142,22 @@ def test_normalization_errors():
         batchnorm_forward(np.zeros((1, 3)), g, b, np.zeros(3), np.ones(3), True)
     with pytest.raises(TypeError, match="running_mean must be a float ndarray"):
         batchnorm_forward(x, g, b, [0.0, 0.0, 0.0], np.ones(3), True)
-    with pytest.raises(ValueError, match=r"running_var must have shape \(3\), got \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"running_var must have shape \(3,\) \(one per .*got \(4,\)"
+    ):
         batchnorm_forward(x, g, b, np.zeros(3), np.ones(4), True)
     with pytest.raises(ValueError, match=r"momentum must lie in \[0, 1\], got 1.5"):
         batchnorm_forward(x, g, b, None, None, True, momentum=1.5)
     with pytest.raises(ValueError, match=r"x must be 4-D \(N, C, H, W\), got 2-D"):
         BatchNorm2d(3)(x)
+    # the layer's own gamma is not to blame when x has the wrong number of channels
+    with pytest.raises(
+        ValueError,
+        match=r"x must have 3 channels \(axis 1\) for BatchNorm1d\(3\), got x of shape \(4, 4\)",
+    ):
+        BatchNorm1d(3).forward(np.zeros((4, 4)))
+    with pytest.raises(TypeError, match="training must be a bool, got 'False'"):
+        batchnorm_forward(x, g, b, None, None, "False")
     _, cache = batchnorm_forward(x + np.arange(4)[:, None], g, b, None, None, True)
     with pytest.raises(ValueError, match=r"dout must have shape \(4, 3\), got \(3, 4\)"):
         batchnorm_backward(np.zeros((3, 4)), cache)

@@ -122,3 +122,33 @@ def test_pooling_errors():
         gp = GlobalAvgPool2d()
         gp(x)
         gp.backward(np.zeros((2, 2)))
+
+
+def _maxpool_torch(x: np.ndarray, k, s, p) -> tuple[np.ndarray, np.ndarray]:
+    tx = torch.tensor(x, requires_grad=True)
+    out = F.max_pool2d(tx, k, s, p)
+    out.backward(torch.ones_like(out))
+    return out.detach().numpy(), tx.grad.numpy()
+
+
+@pytest.mark.parametrize("k, s, p", [(2, 1, 1), (3, 2, 1), ((3, 2), 1, (1, 0))])
+def test_maxpool_of_minus_inf_sends_the_gradient_to_the_first_real_cell_like_torch(k, s, p):
+    """A window of -inf and padding: the gradient must not vanish into the padding."""
+    x = np.full((2, 2, 4, 5), -np.inf)
+    x[0, 1, 2, 3] = 1.0  # one ordinary window among the -inf ones
+    out, cache = maxpool2d_forward(x, k, s, p)
+    dx = maxpool2d_backward(np.ones_like(out), cache)
+    ref_out, ref_dx = _maxpool_torch(x, k, s, p)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(dx, ref_dx)
+    assert dx.sum() == out.size  # every window's gradient arrived somewhere in x
+
+
+def test_maxpool_with_nan_routes_the_gradient_like_torch():
+    x = np.arange(2 * 3 * 6 * 6, dtype=np.float64).reshape(2, 3, 6, 6) % 7
+    x[0, 0, 0, 0] = x[0, 0, 1, 1] = x[1, 2, 3, 4] = np.nan
+    out, cache = maxpool2d_forward(x, 3, 2, 1)
+    dx = maxpool2d_backward(np.ones_like(out), cache)
+    ref_out, ref_dx = _maxpool_torch(x, 3, 2, 1)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(dx, ref_dx)

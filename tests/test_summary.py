@@ -104,10 +104,26 @@ def test_hooks_removed_after_success_and_error():
     model = LeNet()
     summary(model)
     assert hook_count(model) == 0
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError):
         summary(model, (3, 20, 20))  # too small for fc1's 400 inputs
     assert hook_count(model) == 0
     assert model.training
+
+
+def test_wrong_input_size_names_the_layer_and_what_it_expects():
+    """Like fit, summary explains a shape mismatch instead of torch's matmul message."""
+    with pytest.raises(
+        ValueError,
+        match=r"LeNet cannot run on input_size \(3, 28, 28\).*layer fc1 \(Linear\) got an input "
+        r"of shape \(256,\), but it expects 400 features per example",
+    ):
+        summary(LeNet(), (3, 28, 28))
+    with pytest.raises(
+        ValueError,
+        match=r"layer 0 \(Conv2d\) got an input of shape \(1, 8, 8\), "
+        r"but it expects 3 input channels",
+    ):
+        summary(nn.Sequential(nn.Conv2d(3, 4, 3)), (1, 8, 8))
 
 
 def test_follows_model_dtype_and_rejects_other_device():

@@ -103,7 +103,7 @@ def test_gd_1d_learning_rates():
 def test_errors():
     with pytest.raises(ValueError, match="kappa must be a finite number > 0, got -1.0"):
         S.quadratic(kappa=-1)
-    with pytest.raises(ValueError, match=r"start must have shape \(2\), got \(3,\)"):
+    with pytest.raises(ValueError, match=r"start must have shape \(2,\), got \(3,\)"):
         S.run_optimizer(SGD, S.quadratic(), start=[1.0, 2.0, 3.0], steps=2, lr=0.1)
     with pytest.raises(TypeError, match="surface must be a Surface"):
         S.run_optimizer(SGD, "rosenbrock", steps=2, lr=0.1)

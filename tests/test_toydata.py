@@ -124,5 +124,5 @@ def test_errors():
         T.train_val_test_split(np.zeros((10, 2)), np.zeros(10, int), 0.5, 0.5)
     with pytest.raises(ValueError, match="X and y must have the same batch size, got 10 and 9"):
         T.train_val_test_split(np.zeros((10, 2)), np.zeros(9, int))
-    with pytest.raises(TypeError, match="seed must be a non-negative int"):
+    with pytest.raises(TypeError, match="seed must be an integer >= 0, got 1.5"):
         T.make_xor(seed=1.5)
