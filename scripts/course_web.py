@@ -72,7 +72,9 @@ def colab_url(path: str, repository: str | None = None, branch: str = "main") ->
     repository = repository or repository_url()
     match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+)", repository)
     if not match:
-        raise ValueError(f"repository must be https://github.com/<owner>/<repo>, got {repository!r}")
+        raise ValueError(
+            f"repository must be https://github.com/<owner>/<repo>, got {repository!r}"
+        )
     owner, repo = match.groups()
     return f"https://colab.research.google.com/github/{owner}/{repo}/blob/{branch}/{path}"
 
@@ -286,10 +288,15 @@ def copy_mathjax(dest: Path) -> None:
         shutil.copytree(src / sub, dest / sub, dirs_exist_ok=True)
 
 
-def copy_reveal(dest: Path) -> None:
+def copy_reveal(dest: Path, theme: str = "white") -> None:
+    """reveal.js, its notes plugin and one theme with its fonts (some other themes
+    import web fonts from outside)."""
     src = NODE_MODULES / "reveal.js"
-    for sub in ("dist", "plugin/notes"):
-        shutil.copytree(src / sub, dest / sub, dirs_exist_ok=True)
+    (dest / "dist" / "theme").mkdir(parents=True, exist_ok=True)
+    for name in ("reveal.js", "reveal.css", "reset.css", f"theme/{theme}.css"):
+        shutil.copy2(src / "dist" / name, dest / "dist" / name)
+    shutil.copytree(src / "dist/theme/fonts", dest / "dist/theme/fonts", dirs_exist_ok=True)
+    shutil.copytree(src / "plugin/notes", dest / "plugin/notes", dirs_exist_ok=True)
     shutil.copy2(src / "LICENSE", dest / "LICENSE")
 
 
@@ -320,9 +327,13 @@ def _exporter(kind: str):
 
 
 def build_slides(
-    source: Path = ROOT / "notebooks", out: Path | None = None, instructor: bool = False
+    source: Path = ROOT / "notebooks",
+    out: Path | None = None,
+    instructor: bool = False,
+    only: list[str] | None = None,
 ) -> list[Path]:
-    """One reveal.js deck per notebook, with reveal.js and MathJax copied into out/_assets."""
+    """One reveal.js deck per notebook (those named in ``only``, if given), with reveal.js
+    and MathJax copied into out/_assets."""
     _need_node_modules()
     out = out or ROOT / ("slides-instructor" if instructor else "slides")
     out.mkdir(parents=True, exist_ok=True)
@@ -335,6 +346,8 @@ def build_slides(
     suffix = ".solutions.slides.html" if instructor else ".slides.html"
     decks = []
     for path in course_notebooks(source):
+        if only is not None and path.name not in only:
+            continue
         nb = lecture_notebook(nbformat.read(path, as_version=4), path.name, instructor, notes)
         for cell in add_alt_text(nb, path.stem, alt_texts):
             print(f"  no description in web/alt_text.yaml for the figure of {cell}")
@@ -431,14 +444,22 @@ def build_site(out: Path | None = None, instructor: bool = False, jobs: str = "a
     """Build the website with Sphinx (MyST-NB, sphinx-book-theme) into ``out``."""
     _need_node_modules()
     out = out or ROOT / ("site-instructor" if instructor else "site")
-    src = ROOT / "build" / ("site-src-instructor" if instructor else "site-src")
+    # MyST-NB writes beside Sphinx's output folder (jupyter_execute/), so Sphinx builds
+    # inside build/ and the finished site is moved into place.
+    work = ROOT / "build" / ("site-instructor" if instructor else "site")
+    src, html = work / "src", work / "html"
     site_source(src, instructor=instructor)
+    if html.exists():
+        shutil.rmtree(html)
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", jobs, "-E"]
-    cmd += ["-d", str(src.parent / f"{src.name}-doctrees"), str(src), str(out)]
+    cmd += ["-d", str(work / "doctrees"), str(src), str(html)]
     env = {**os.environ, "COURSEKIT_REPOSITORY": repository_url()}
     if instructor:
         env["COURSEKIT_SITE_EDITION"] = "instructor"
     subprocess.run(cmd, check=True, env=env)
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.move(html, out)
     return out
 
 
