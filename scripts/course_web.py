@@ -22,8 +22,8 @@ notebooks at build time.
 from __future__ import annotations
 
 import argparse
-import os
 import copy
+import os
 import re
 import shutil
 import subprocess
