@@ -425,6 +425,7 @@ def site_source(dest: Path, source: Path = ROOT / "notebooks", instructor: bool 
     (dest / "_static").mkdir(parents=True)
     shutil.copy2(WEB / "site" / "conf.py", dest / "conf.py")
     shutil.copy2(WEB / "site" / "custom.css", dest / "_static" / "custom.css")
+    shutil.copytree(WEB / "site" / "_templates", dest / "_templates")
     copy_mathjax(dest / "_static" / "mathjax")
     alt_texts = _load_yaml(WEB / "alt_text.yaml")
     books = []

@@ -27,6 +27,7 @@ mathjax_path = "mathjax/tex-chtml-full.js"
 html_theme = "sphinx_book_theme"
 html_title = project
 html_static_path = ["_static"]
+templates_path = ["_templates"]  # one theme component, fixed for screen readers
 html_css_files = ["custom.css"]
 html_sourcelink_suffix = ""  # the download button offers the .ipynb itself
 html_last_updated_fmt = None
