@@ -107,9 +107,9 @@ def test_every_figure_has_its_description(site):
         soup = BeautifulSoup((site / f"{nb.stem}.html").read_text(encoding="utf-8"), "html.parser")
         figures = soup.select(".cell_output img")
         # A cell with several figures gives each the same description.
-        assert {img.get("alt", "") for img in figures} == set(
-            written.get(nb.stem, {}).values()
-        ), nb.name
+        assert {img.get("alt", "") for img in figures} == set(written.get(nb.stem, {}).values()), (
+            nb.name
+        )
     for page in _pages(site):
         soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
         assert all(img.get("alt", "").strip() for img in soup.find_all("img")), page.name
