@@ -145,3 +145,23 @@ def test_presenter_view_shows_the_notes(decks, web_browser):
             ".textContent)"
         )
         watch.assert_clean("presenter view")
+
+
+# --------------------------------------------------------------------------- #
+# single-notebook HTML export (make html)
+# --------------------------------------------------------------------------- #
+@pytest.mark.browser
+def test_html_export_works_offline(tmp_path, web_browser):
+    need_node_modules("mathjax")
+    nb = NOTEBOOKS / "06_conv_arithmetic.ipynb"
+    (page_path,) = course_web.export_html([nb], out=tmp_path)
+    html = page_path.read_text(encoding="utf-8")
+    assert external_resources(html) == []
+    text = page_text(html)
+    assert marker_hits(text) == [] and not [x for x in solution_lines(nb) if x in text]
+    with offline_page(web_browser) as (page, watch):
+        page.goto(page_path.as_uri())
+        wait_for_mathjax(page)
+        assert page.locator("mjx-container").count() > 10
+        assert raw_math(page, ".jp-MarkdownCell") == []
+        watch.assert_clean(page_path.name)
