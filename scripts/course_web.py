@@ -50,7 +50,7 @@ ASSETS = "_assets"  # beside the decks / the exported HTML
 # A 1280x720 slide holds about this many lines of 19px code or 20px text under
 # its title; a cell that would overflow the slide starts a new (vertical) one.
 SLIDE_LINES = 22
-LONG_CELL_LINES = 16  # code cells longer than this are set in a smaller font
+LONG_CELL_LINES = 12  # code cells longer than this are set in a smaller font
 FIGURE_LINES = 14  # a figure takes about as much height as this many lines
 
 
