@@ -18,14 +18,16 @@ PYTEST_WORKERS ?= 2
 export COURSEKIT_STATIC_WIDGETS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install lab workspace test lint unit nbval notebooks student slides bench gpu lock clean
+.PHONY: help install lab workspace test lint unit nbval notebooks student slides site html serve-site bench gpu lock clean
 
 help:
 	@echo "make lab        install, build your workspace/ and open the course in JupyterLab"
 	@echo "make test       install and run the whole test suite (lint, unit tests, notebooks)"
 	@echo "make notebooks  re-execute notebooks/ in order and store their outputs"
 	@echo "make student    build the student edition into student/"
-	@echo "make slides     render every notebook as a reveal.js deck into slides/"
+	@echo "make slides     lecture decks (reveal.js, offline) into slides/; INSTRUCTOR=1: solution decks into slides-instructor/"
+	@echo "make site       the course website (offline) into site/; INSTRUCTOR=1: with solutions, into site-instructor/"
+	@echo "make html       notebooks as offline HTML pages into html/ (NB=notebooks/06_conv_arithmetic.ipynb for one)"
 	@echo "make bench      run the benchmarks"
 	@echo "make gpu        on a CUDA machine: the GPU tests and the GPU benchmark (full sizes)"
 
@@ -69,8 +71,29 @@ notebooks: install
 student: install
 	$(BIN)/coursekit release notebooks student
 
-slides: install
-	$(BIN)/jupyter nbconvert --to slides --output-dir slides notebooks/*.ipynb
+# Browser assets (reveal.js, MathJax, axe-core) from npm, exactly as package-lock.json pins them.
+NPM_STAMP := node_modules/.package-lock.json
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+# Decks, site and HTML pages are built from the stored outputs (nothing is executed);
+# see scripts/course_web.py. INSTRUCTOR=1 builds the editions with solutions.
+WEB_FLAGS := $(if $(INSTRUCTOR),--instructor)
+
+slides: install $(NPM_STAMP)
+	$(BIN)/python scripts/course_web.py slides $(WEB_FLAGS)
+
+site: install $(NPM_STAMP)
+	$(BIN)/python scripts/course_web.py site $(WEB_FLAGS)
+
+NB ?= notebooks/*.ipynb
+html: install $(NPM_STAMP)
+	$(BIN)/python scripts/course_web.py html $(WEB_FLAGS) $(NB)
+
+# The built site on http://127.0.0.1:8000/ (any static file server will do).
+PORT ?= 8000
+serve-site:
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory $(if $(INSTRUCTOR),site-instructor,site) $(PORT)
 
 bench: install
 	$(BIN)/python benchmarks/bench_numpy.py
@@ -90,3 +113,4 @@ lock: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis slides student
+	rm -rf slides-instructor site site-instructor html node_modules
