@@ -459,7 +459,11 @@ class Collected:
         why = _compare(got, case.expected, self.compare, self.rtol, self.atol, self.check_type)
         if not why:
             return ""
-        lines = [("expected", short_repr(case.expected)), ("got", short_repr(got)), ("problem", why)]
+        lines = [
+            ("expected", short_repr(case.expected)),
+            ("got", short_repr(got)),
+            ("problem", why),
+        ]
         return _report(index, case, lines)
 
     def raised(self, index: int, error: str) -> str:
