@@ -84,8 +84,8 @@ def secret_from_env(environ: Mapping[str, str] | None = None) -> bytes:
 def run_hidden_tests(grade_id: str, obj: Any) -> None:
     """The hidden tests of one exercise, as the source notebooks call them.
 
-    Prints one line and raises ``AssertionError`` naming the failed property
-    (never an input or an expected value) if a call fails.
+    Silent when every call passes; raises ``AssertionError`` naming the failed
+    property (never a hidden input or an expected value) otherwise.
     """
     exercise = all_exercises()[grade_id]
     failed = [v for v in evaluate(exercise, obj, secret_from_env()) if v.problem]
@@ -93,20 +93,19 @@ def run_hidden_tests(grade_id: str, obj: Any) -> None:
         first = failed[0]
         what = first.problem.splitlines()[0].strip() if first.public else first.problem
         raise AssertionError(f"hidden tests of {exercise.target}: {first.label}: {what}")
-    print(f"hidden tests of {exercise.target}: passed")
 
 
 def prelude(nb: Any) -> list[str]:
-    """The notebook's import statements (from every code cell that is not a solution), in order.
+    """The import statements of the notebook's student edition (not in solution cells), in order.
 
     The sandbox runs them before the solution cells, so a solution may use any
     name the notebook imports; a statement that fails there is skipped.
     """
     from coursekit.grading.harness import import_statements
-    from coursekit.grading.release import is_solution
+    from coursekit.grading.release import is_solution, release_notebook
 
     seen: list[str] = []
-    for cell in nb.cells:
+    for cell in release_notebook(nb).cells:  # the student edition: no hidden tests
         if cell.cell_type == "code" and not is_solution(cell):
             for statement in import_statements(cell.source):
                 if statement not in seen:
