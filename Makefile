@@ -12,6 +12,7 @@ STAMP  := $(VENV)/.installed-stamp
 LOCK   := requirements/lock.txt
 EXTRAS ?= dev,instructor
 PYTEST_WORKERS ?= 2
+NPM_STAMP := node_modules/.package-lock.json
 
 # Notebooks are executed and validated with widgets drawn as static figures,
 # so the stored outputs are what a student sees on first open.
@@ -56,8 +57,14 @@ lint: install
 # Tests run PYTEST_WORKERS processes side by side: one maths thread each keeps
 # them from fighting over the cores (torch's default of one thread per core made
 # a LeNet step 20x slower when two kernels shared two cores).
-unit: install
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+# The browser assets come from npm when it is installed; without npm the deck and
+# site tests skip (and fail under CI=true, where .ci/run installs npm).
+NPM_DEPS := $(if $(shell command -v npm),$(NPM_STAMP))
+
+# --dist loadscope: one worker per test module, so a module's fixture (a grading run,
+# a Lab server) is built once.
+unit: install $(NPM_DEPS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope tests
 
 nbval: install
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval --nbval-current-env \
@@ -72,7 +79,6 @@ student: install
 	$(BIN)/coursekit release notebooks student
 
 # Browser assets (reveal.js, MathJax, axe-core) from npm, exactly as package-lock.json pins them.
-NPM_STAMP := node_modules/.package-lock.json
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 
