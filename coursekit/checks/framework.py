@@ -32,12 +32,14 @@ can in principle patch anything; these checks close the common loopholes.)
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import copy
 import math
 import numbers
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -335,6 +337,7 @@ def run_check(
     rtol: float = 1e-7,
     atol: float = 1e-9,
     check_type: bool = True,
+    forbid: Sequence[str] = (),
 ) -> CheckResult:
     """Run ``fn`` on every case, print feedback and raise if a case fails.
 
@@ -356,6 +359,9 @@ def run_check(
     check_type : bool
         Require the same kind of result: array vs list, integer vs float dtype
         (the dtype kind, so float32 passes where float64 is expected).
+    forbid : sequence of str
+        Modules the exercise must be solved without (``coursekit grade`` hides
+        them): a case whose call reaches one of their functions directly fails.
 
     Returns
     -------
@@ -384,15 +390,20 @@ def run_check(
 
     collecting = _COLLECTING.get()
     if collecting is not None:
-        collecting.append(Collected(name, fn, list(cases), compare, rtol, atol, check_type))
+        collecting.append(
+            Collected(name, fn, list(cases), compare, rtol, atol, check_type, tuple(forbid))
+        )
         return CheckResult(name, len(cases), 0, attempted=False, failures=[])
 
     failures: list[str] = []
     n_passed = 0
+    watched = _module_files(forbid)
     for index, case in enumerate(cases):
         args, kwargs = copy.deepcopy(case.args), copy.deepcopy(dict(case.kwargs))
+        used: list[str] = []
         try:
-            got = fn(*args, **kwargs)
+            with _watching(watched, used):
+                got = fn(*args, **kwargs)
         except NotImplementedError:
             result = CheckResult(name, len(cases), 0, attempted=False, failures=[])
             print(result)
@@ -407,6 +418,23 @@ def run_check(
                 failures.append(
                     _report(index, case, [("expected", want), ("raised", _exc_line(exc))])
                 )
+            continue
+        if used:
+            module = used[0].rsplit(".", 1)[0]
+            failures.append(
+                _report(
+                    index,
+                    case,
+                    [
+                        ("uses", used[0]),
+                        (
+                            "problem",
+                            f"solve this exercise without {module}: it cannot be "
+                            "imported when the exercise is graded",
+                        ),
+                    ],
+                )
+            )
             continue
         if case.raises is not None:
             failures.append(
@@ -441,6 +469,46 @@ def run_check(
     return result
 
 
+def _module_files(names: Sequence[str]) -> dict[str, str]:
+    """Source file -> module name, for the forbidden modules that exist."""
+    import importlib.util
+
+    files = {}
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            files[spec.origin] = name
+    return files
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@contextlib.contextmanager
+def _watching(files: Mapping[str, str], used: list[str]):
+    """Record calls into ``files`` made directly from code outside coursekit (the student's).
+
+    A profile hook, so it sees a function however it was imported or renamed;
+    calls from coursekit's own code (a check's reference) do not count.
+    """
+    if not files:
+        yield
+        return
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename in files and not used:
+            caller = frame.f_back.f_code.co_filename if frame.f_back else ""
+            if not os.path.abspath(caller).startswith(_PACKAGE_DIR):
+                used.append(f"{files[frame.f_code.co_filename]}.{frame.f_code.co_name}")
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+
+
 @dataclass(frozen=True)
 class Collected:
     """What a visible check would run: its cases and how it compares (see ``collect_cases``)."""
@@ -452,6 +520,7 @@ class Collected:
     rtol: float
     atol: float
     check_type: bool
+    forbid: tuple[str, ...] = ()
 
     def verdict(self, index: int, got: Any) -> str:
         """Return "" if ``got`` passes case ``index``, else the report the student would see."""

@@ -15,6 +15,10 @@ import numpy as np
 from coursekit.checks.framework import Case, CheckResult, run_check
 from coursekit.checks.inputs import log_sum_exp, sin_times_x, sum_of_cubes
 
+#: Modules these exercises must be solved without: ``coursekit grade`` hides them,
+#: and the checks fail a case whose call reaches one of them.
+FORBID = ("coursekit.gradcheck",)
+
 __all__ = [
     "WORKED_EXAMPLE",
     "forward_221",
@@ -165,7 +169,7 @@ def check_backward_221(fn: Callable) -> CheckResult:
             "tanh'(z2) = 1 - tanh(z2)^2 = 1 - a2^2; evaluate it at z2, not at x or at a2",
         ),
     ]
-    return run_check("backward_221", fn, cases, rtol=1e-9, atol=1e-12)
+    return run_check("backward_221", fn, cases, rtol=1e-9, atol=1e-12, forbid=FORBID)
 
 
 # --------------------------------------------------------------------------- exercise 2
@@ -215,7 +219,7 @@ def check_linear_tanh_backward(fn: Callable) -> CheckResult:
             "every gradient has the shape of what it is the gradient of: dx like x, dw like w",
         ),
     ]
-    return run_check("linear_tanh_backward", fn, cases, rtol=1e-9, atol=1e-12)
+    return run_check("linear_tanh_backward", fn, cases, rtol=1e-9, atol=1e-12, forbid=FORBID)
 
 
 # --------------------------------------------------------------------------- exercise 3
@@ -269,5 +273,10 @@ def check_numerical_gradient(fn: Callable) -> CheckResult:
         ),
     ]
     return run_check(
-        "numerical_gradient", _grad_and_restored_input(fn), cases, rtol=1e-7, atol=1e-9
+        "numerical_gradient",
+        _grad_and_restored_input(fn),
+        cases,
+        rtol=1e-7,
+        atol=1e-9,
+        forbid=FORBID,
     )

@@ -1,9 +1,9 @@
 """Course administration: student edition, student workspace and autograder.
 
-Command line: ``coursekit release``, ``coursekit workspace``, ``coursekit grade``
-(also ``python -m coursekit ...``). The submodules are imported on first use,
-so the autograder's worker (``python -m coursekit.grading.autograde``) starts
-without importing itself twice.
+Command line: ``coursekit release``, ``coursekit workspace``, ``coursekit grade``,
+``coursekit grade merge`` (also ``python -m coursekit ...``). The submodules
+are imported on first use, so the sandbox's harness
+(``python -m coursekit.grading.harness``) starts without importing the rest.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from typing import Any
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 __all__ = [
+    "GradingError",
     "MarkupError",
     "Row",
     "WorkspaceReport",
     "compute_checksum",
     "grade",
-    "rebuild_submission",
+    "merge",
     "release",
     "release_notebook",
+    "solution_cells",
     "update_workspace",
 ]
 
@@ -34,9 +36,11 @@ _WHERE = {
     "compute_checksum": "release",
     "release": "release",
     "release_notebook": "release",
+    "GradingError": "autograde",
     "Row": "autograde",
     "grade": "autograde",
-    "rebuild_submission": "autograde",
+    "merge": "autograde",
+    "solution_cells": "autograde",
     "WorkspaceReport": "workspace",
     "update_workspace": "workspace",
 }

@@ -581,6 +581,10 @@ def _feedback_exercise(r: Row, detail: dict) -> list[str]:
     ]
     if r.status == "manual":
         return lines + ["Graded by hand."]
+    if r.status == "not attempted":
+        return lines + [
+            "Not attempted: the function still raises NotImplementedError, or is missing."
+        ]
     if not detail:
         return lines[:-1]
     for error in detail.get("cell_errors", [])[:3]:

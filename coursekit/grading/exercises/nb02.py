@@ -15,7 +15,7 @@ from coursekit.checks import nb02
 from coursekit.grading.plaindata import Function
 from coursekit.grading.spec import Call, Exercise, mismatch
 
-FORBID = ("coursekit.optimizers",)
+FORBID = nb02.FORBID  # the rule the visible checks state
 
 
 # --------------------------------------------------------------------------- gradient descent

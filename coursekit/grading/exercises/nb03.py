@@ -19,7 +19,7 @@ from coursekit.checks import nb03
 from coursekit.grading.plaindata import Function
 from coursekit.grading.spec import Call, Exercise, mismatch
 
-FORBID = ("coursekit.gradcheck",)
+FORBID = nb03.FORBID  # the rule the visible checks state
 
 
 # --------------------------------------------------------------------------- backward_221

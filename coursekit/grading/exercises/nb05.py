@@ -11,7 +11,7 @@ from coursekit import normalization
 from coursekit.checks import nb05
 from coursekit.grading.spec import Call, Exercise
 
-FORBID = ("coursekit.normalization",)
+FORBID = nb05.FORBID  # the rule the visible checks state
 
 
 # --------------------------------------------------------------------------- batch norm

@@ -11,7 +11,7 @@ from coursekit import conv_arithmetic as ca
 from coursekit.checks import nb06
 from coursekit.grading.spec import Call, Exercise
 
-FORBID = ("coursekit.conv_arithmetic", "coursekit.conv")
+FORBID = nb06.FORBID  # the rule the visible checks state
 
 
 # --------------------------------------------------------------------------- output size

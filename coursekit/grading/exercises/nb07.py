@@ -10,7 +10,7 @@ import numpy as np
 from coursekit.checks import nb07
 from coursekit.grading.spec import Call, Exercise
 
-FORBID = ("coursekit.models", "coursekit.pooling")
+FORBID = nb07.FORBID  # the rule the visible checks state
 
 
 def _sizes(rng: np.random.Generator) -> list[tuple[int, str]]:

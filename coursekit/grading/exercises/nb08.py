@@ -10,7 +10,7 @@ from coursekit.checks import nb08
 from coursekit.checks.framework import Case
 from coursekit.grading.spec import Call, Exercise, mismatch
 
-FORBID = ("coursekit.resnet",)
+FORBID = nb08.FORBID  # the rule the visible checks state
 
 
 # --------------------------------------------------------------------------- parameters

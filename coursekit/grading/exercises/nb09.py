@@ -8,7 +8,7 @@ from coursekit import fast
 from coursekit.checks import nb09
 from coursekit.grading.spec import Call, Exercise
 
-FORBID = ("coursekit.fast",)
+FORBID = nb09.FORBID  # the rule the visible checks state
 
 
 # --------------------------------------------------------------------------- throughput
