@@ -1,131 +1,18 @@
-"""Graded exercises of notebook 04: the instructor's solutions pass, wrong ones fail.
+"""Graded exercises of notebook 04: wrong solutions fail.
 
 The hidden calls are drawn from the secret and judged by the grader's own
 reference; a wrong answer's verdict names a property, never an input value.
+What every exercise must do (the instructor's solution passes ...) is tested
+in tests/test_exercises.py.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-
-import nbformat
 import numpy as np
 import pytest
-import torch
+from exercise_helpers import EXERCISES, SECRETS, check_wrong, hidden_failures
 
-from coursekit.grading.exercises import evaluate, solution_namespace
-from coursekit.grading.exercises import nb04 as module
-from coursekit.grading.plaindata import Function, encode
-from coursekit.grading.spec import Call
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "04_mlp.ipynb"
-EXERCISES = {ex.grade_id: ex for ex in module.EXERCISES}
-GRADE_IDS = sorted(EXERCISES)
-NO_INPUTS = {"nb04-xor-weights-tests"}  # xor_weights() takes no input: nothing to draw
-# --------------------------------------------------------------------------- helpers
-SECRETS = (b"first secret", b"second secret", b"third secret")
-_PROBLEM = re.compile(
-    r"(wrong (value|values|type|dtype|shape|length|keys)( at (\[[^\]]+\])+)?"
-    r"|raised [A-Za-z_]+|the answer has the wrong structure)"
-)
-
-
-@pytest.fixture(scope="module")
-def solutions() -> dict:
-    return solution_namespace(nbformat.read(NOTEBOOK, as_version=4))
-
-
-def _fingerprint(calls: list[Call]) -> str:
-    """Everything a call sends (inputs, driver, label) as text, to compare draws."""
-    return json.dumps(
-        [[encode(c.args), encode(dict(c.kwargs)), c.driver, c.after, c.label] for c in calls]
-    )
-
-
-def _scalars(x, out: list) -> list:
-    """The numbers inside an input (arrays flattened, function parameters included)."""
-    if isinstance(x, Function):
-        _scalars(x.params, out)
-    elif isinstance(x, np.ndarray):
-        out.extend(x.ravel().tolist())
-    elif isinstance(x, torch.Tensor):
-        out.extend(x.detach().ravel().tolist())
-    elif isinstance(x, (tuple, list)):
-        for v in x:
-            _scalars(v, out)
-    elif isinstance(x, dict):
-        for v in x.values():
-            _scalars(v, out)
-    elif isinstance(x, (int, float, np.number)) and not isinstance(x, bool):
-        out.append(x)
-    return out
-
-
-def _assert_reveals_nothing(problem: str, call: Call) -> None:
-    assert _PROBLEM.fullmatch(problem), problem
-    for v in _scalars((call.args, dict(call.kwargs)), []):
-        if float(v).is_integer() and abs(v) <= 9:  # one digit, as an index in "at [1]"
-            continue
-        if isinstance(v, float) or isinstance(v, np.floating):
-            for text in (repr(float(v)), f"{float(v):.3g}", f"{float(v):.6f}"):
-                assert text not in problem, (problem, v)
-        else:
-            assert str(int(v)) not in problem, (problem, v)
-
-
-def _hidden_failures(exercise, fn, secret: bytes) -> list[tuple[Call, str]]:
-    calls = exercise.hidden_calls(secret)
-    verdicts = [v for v in evaluate(exercise, fn, secret) if not v.public]
-    assert len(verdicts) == len(calls)
-    return [(c, v.problem) for c, v in zip(calls, verdicts, strict=True) if v.problem]
-
-
-def _check_wrong(grade_id: str, fn, prop: str, passes_visible: bool) -> None:
-    exercise = EXERCISES[grade_id]
-    for secret in SECRETS:
-        verdicts = evaluate(exercise, fn, secret)
-        public = [v for v in verdicts if v.public]
-        if passes_visible:
-            assert all(not v.problem for v in public), [v.problem for v in public]
-        failures = _hidden_failures(exercise, fn, secret)
-        assert failures, f"{grade_id}: a wrong solution passed the hidden calls"
-        for call, problem in failures:
-            _assert_reveals_nothing(problem, call)
-        assert any(p.startswith(prop) for _, p in failures), [p for _, p in failures]
-
-
-# --------------------------------------------------------------------------- tests
-@pytest.mark.parametrize("grade_id", GRADE_IDS)
-@pytest.mark.parametrize("secret", SECRETS)
-def test_the_instructor_solution_passes(solutions, grade_id, secret):
-    exercise = EXERCISES[grade_id]
-    verdicts = evaluate(exercise, solutions[exercise.target], secret)
-    assert sum(v.public for v in verdicts) == len(exercise.visible().cases)
-    assert any(not v.public for v in verdicts)
-    assert [(v.label, v.problem) for v in verdicts if v.problem] == []
-    assert all(v.label for v in verdicts)
-
-
-@pytest.mark.parametrize("grade_id", GRADE_IDS)
-def test_hidden_calls_are_drawn_from_the_secret(grade_id):
-    exercise = EXERCISES[grade_id]
-    first = _fingerprint(exercise.hidden_calls(SECRETS[0]))
-    assert first == _fingerprint(exercise.hidden_calls(SECRETS[0]))
-    if grade_id in NO_INPUTS:
-        assert first == _fingerprint(exercise.hidden_calls(SECRETS[1]))
-    else:
-        assert first != _fingerprint(exercise.hidden_calls(SECRETS[1]))
-        assert first != _fingerprint(exercise.hidden_calls(SECRETS[2]))
-
-
-@pytest.mark.parametrize("grade_id", GRADE_IDS)
-def test_labels_reveal_no_values(grade_id):
-    for call in EXERCISES[grade_id].hidden_calls(SECRETS[0]):
-        # Fixed dtype names ("float32 images", "64-bit integers") are not drawn values.
-        rest = re.sub(r"\b(b?float|u?int|complex)\d+\b|\b\d+-bit\b", "", call.label)
-        assert call.label and not re.search(r"\d", rest), call.label
+from coursekit.grading.exercises import evaluate
 
 
 # --------------------------------------------------------------------------- wrong solutions
@@ -187,7 +74,7 @@ def count_mlp_params_float(sizes):
     ],
 )
 def test_a_wrong_solution_fails(grade_id, fn, prop, passes_visible):
-    _check_wrong(grade_id, fn, prop, passes_visible)
+    check_wrong(grade_id, fn, prop, passes_visible)
 
 
 def test_xor_weights_hidden_check_names_a_wrong_shape():
@@ -196,8 +83,8 @@ def test_xor_weights_hidden_check_names_a_wrong_shape():
         p["w2"] = np.array([[1.0, -2.0]])
         return p
 
-    failures = _hidden_failures(EXERCISES["nb04-xor-weights-tests"], w2_as_row, SECRETS[0])
-    assert [p for _, p in failures] == ["wrong shape at ['w2']"]
+    _, hidden = hidden_failures(EXERCISES["nb04-xor-weights-tests"], w2_as_row, SECRETS[0])
+    assert [v.problem for v in hidden] == ["wrong shape at ['w2']"]
 
 
 def test_xor_weights_may_be_lists():

@@ -29,6 +29,9 @@ def _bce_calls(rng: np.random.Generator) -> list[Call]:
         z = rng.normal(size=n) * scale
         y = rng.integers(0, 2, size=n).astype(np.float64)
         calls.append(Call((z, y), label=label))
+    calls.append(Call((rng.normal(size=1) * 5, np.ones(1)), label="one logit"))
+    z = rng.choice([-1.0, 1.0], size=6) * rng.uniform(710, 1e4, size=6)  # exp overflows
+    calls.append(Call((z, rng.integers(0, 2, size=6).astype(np.float64)), label="extreme logits"))
     return calls
 
 
@@ -38,6 +41,13 @@ def _ce_calls(rng: np.random.Generator) -> list[Call]:
         n, k = rng.integers(1, 9), rng.integers(2, 6)
         logits = rng.normal(size=(n, k)) * scale
         calls.append(Call((logits, rng.integers(0, k, size=n)), label=label))
+    k = int(rng.integers(2, 6))
+    calls.append(Call((rng.normal(size=(1, k)) * 3, rng.integers(0, k, size=1)), label="one row"))
+    k = int(rng.integers(20, 60))
+    n = int(rng.integers(2, 9))
+    calls.append(
+        Call((rng.normal(size=(n, k)) * 1000, rng.integers(0, k, size=n)), label="many classes")
+    )
     return calls
 
 
