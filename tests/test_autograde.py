@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from helpers import gid, tree_hash, write
+from helpers import gid, require_sandbox, tree_hash, write
 from nbformat.v4 import new_code_cell
 
 from coursekit.checks.framework import Case, run_check
@@ -29,7 +29,6 @@ from coursekit.grading import cli
 from coursekit.grading.autograde import GradingError, _match_file, grade, solution_cells
 from coursekit.grading.plaindata import DecodeError, decode, encode
 from coursekit.grading.release import release_notebook
-from coursekit.grading.sandbox import SandboxUnavailable, check_sandbox
 from coursekit.grading.spec import Call, Exercise, mismatch
 
 FIXTURE = Path(__file__).parent / "fixtures" / "grading" / "source"
@@ -176,18 +175,9 @@ def make_chatty_without_ids():
     return nb
 
 
-def _sandbox_or_skip() -> None:
-    try:
-        check_sandbox()
-    except SandboxUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the grading sandbox must run in CI: {exc}")
-        pytest.skip(f"the grading sandbox cannot run here: {exc}")
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    _sandbox_or_skip()
+    require_sandbox()
     root = tmp_path_factory.mktemp("grading")
     source = root / "source"
     shutil.copytree(FIXTURE, source)
@@ -316,7 +306,7 @@ def test_repeatable(course, tmp_path):
 
 
 def test_a_reference_that_fails_its_own_tests_stops_the_run(tmp_path):
-    _sandbox_or_skip()
+    require_sandbox()
     wrong = dict(SAMPLE)
     wrong["ex3-params-tests"] = Exercise(
         "ex3-params-tests",

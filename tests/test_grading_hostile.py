@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -29,13 +28,12 @@ import nbformat
 import numpy as np
 import psutil
 import pytest
-from helpers import gid, tree_hash, write
+from helpers import gid, require_sandbox, tree_hash, write
 
 import coursekit
 from coursekit.grading import cli
 from coursekit.grading.autograde import grade, merge
 from coursekit.grading.release import release_notebook
-from coursekit.grading.sandbox import SandboxUnavailable, check_sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -249,16 +247,6 @@ for name in ("harm_files", "cost_loop", "cost_hung_cell", "cost_shared_memory", 
 EXPECTED_POINTS["cost_hung_cell"] = (0, 0, 0)  # the hung cell costs the whole run
 
 
-def _bwrap_works() -> bool:
-    try:
-        check_sandbox()
-    except SandboxUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the grading sandbox must run in CI: {exc}")
-        pytest.skip(f"the grading sandbox cannot run here: {exc}")
-    return True
-
-
 def _student_edition() -> nbformat.NotebookNode:
     return release_notebook(nbformat.read(NOTEBOOKS / NB, as_version=4), NB)
 
@@ -280,7 +268,7 @@ def _paths_payload(code: str, root: Path) -> str:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
-    _bwrap_works()
+    require_sandbox()
     root = tmp_path_factory.mktemp("hostile")
     (root / "source").mkdir()
     source_nb = nbformat.read(NOTEBOOKS / NB, as_version=4)
@@ -461,7 +449,7 @@ def _small_class(root: Path) -> Path:
 
 
 def test_two_shards_merged_equal_one_run(tmp_path):
-    _bwrap_works()
+    require_sandbox()
     subs = _small_class(tmp_path)
     common = dict(jobs=2, secret_file=tmp_path / "secret", quiet=True, budget_s=60)
     whole = grade(tmp_path / "source", subs, tmp_path / "whole", **common)

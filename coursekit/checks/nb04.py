@@ -184,7 +184,10 @@ def mlp_loss_and_grads_reference(
     return loss, grads
 
 
-def _mlp_case(rng, n, d, h, k, name, hint, scale=1.0) -> Case:
+def random_mlp_inputs(
+    rng: np.random.Generator, n: int, d: int, h: int, k: int, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Random ``(X (N, D), y (N,), params)`` for a D-H-K network, weights scaled by ``scale``."""
     X = rng.normal(size=(n, d))
     y = rng.integers(0, k, size=n)
     params = {
@@ -193,6 +196,11 @@ def _mlp_case(rng, n, d, h, k, name, hint, scale=1.0) -> Case:
         "W2": scale * rng.normal(size=(k, h)),
         "b2": scale * rng.normal(size=k),
     }
+    return X, y, params
+
+
+def _mlp_case(rng, n, d, h, k, name, hint, scale=1.0) -> Case:
+    X, y, params = random_mlp_inputs(rng, n, d, h, k, scale)
     return Case(
         args=(X, y, params),
         expected=mlp_loss_and_grads_reference(X, y, params),

@@ -98,15 +98,7 @@ def _xor_judge(got: Any, expected: dict[str, Any], call: Call) -> str:
 # --------------------------------------------------------------------------- mlp_loss_and_grads
 def _mlp_calls(rng: np.random.Generator) -> list[Call]:
     def call(n: int, d: int, h: int, k: int, scale: float, label: str) -> Call:
-        X = rng.normal(size=(n, d))
-        y = rng.integers(0, k, size=n)
-        params = {
-            "W1": scale * rng.normal(size=(h, d)),
-            "b1": scale * rng.normal(size=h),
-            "W2": scale * rng.normal(size=(k, h)),
-            "b2": scale * rng.normal(size=k),
-        }
-        return Call((X, y, params), label=label)
+        return Call(nb04.random_mlp_inputs(rng, n, d, h, k, scale), label=label)
 
     def size(low: int = 2, high: int = 8) -> int:
         return int(rng.integers(low, high))
