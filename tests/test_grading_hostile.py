@@ -509,3 +509,21 @@ def test_missing_bubblewrap_stops_with_a_clear_message(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert code == 1 and "bubblewrap (bwrap) was not found" in err and "--no-sandbox" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_without_a_cgroup_the_address_space_limit_still_holds(tmp_path, monkeypatch):
+    """Where no cgroup can be made (a user without delegation), shared memory still counts."""
+    from coursekit.grading import sandbox
+
+    require_sandbox()
+    monkeypatch.setattr(sandbox._Cgroup, "create", classmethod(lambda cls, limits: None))
+    source_nb = nbformat.read(NOTEBOOKS / NB, as_version=4)
+    write(source_nb, tmp_path / "source" / NB)
+    cells = {"nb01-softmax": PAYLOADS["cost_shared_memory"], "nb01-bce-logits": BCE_OK}
+    write(_with_solutions(_student_edition(), cells), tmp_path / "subs" / "hog" / NB)
+    (tmp_path / "secret").write_text("a secret for the rlimit test, long enough\n")
+    rows = grade(tmp_path / "source", tmp_path / "subs", tmp_path / "out", memory_mb=1024,
+                 budget_s=60, secret_file=tmp_path / "secret", quiet=True)  # fmt: skip
+    assert [(r.status, r.points) for r in rows][:2] == [("failed", 0), ("passed", 2)]
+    info = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert "RLIMIT_AS" in info["isolation"]
