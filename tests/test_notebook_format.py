@@ -105,6 +105,8 @@ def test_exercises_are_in_nbgrader_format(path):
     assert len(ids) == len(set(ids)), "grade_ids must be unique"
     for cell in graded:
         assert cell.metadata["nbgrader"]["points"] > 0 and cell.metadata["nbgrader"]["locked"]
+        # A failed check must not stop Run All: JupyterLab goes on past such a cell.
+        assert "raises-exception" in cell.metadata.get("tags", []), "check cell not tagged"
         assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source
     for cell in solutions:
         if cell.cell_type == "code":
