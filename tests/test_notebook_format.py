@@ -136,3 +136,20 @@ def test_code_cells_are_short(path):
         if c.cell_type == "code" and len(c.source.splitlines()) > 25
     ]
     assert not long, f"code cells over 25 lines (cell, lines): {long}; split them with prose"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_stored_outputs_are_what_a_student_first_sees(path):
+    nb = _read(path)
+    # A stored widget view needs a live model: without one, a progress bar reopens
+    # at its first state ("0/55") and an explorer says "model not found".
+    views = [
+        i
+        for i, c in enumerate(nb.cells)
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert not views, f"cells {views} store widget views: re-run with `make notebooks`"
+    # JupyterLab writes the kernel's language_info on opening; equal, the notebook stays clean.
+    info = nb.metadata["language_info"]
+    assert {"codemirror_mode", "file_extension", "mimetype", "version"} <= set(info), info
