@@ -19,13 +19,14 @@ NPM_STAMP := node_modules/.package-lock.json
 export COURSEKIT_STATIC_WIDGETS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install lab workspace test lint unit nbval notebooks student slides site html serve-site bench gpu lock clean
+.PHONY: help install lab workspace test lint unit nbval notebooks student links slides site html serve-site bench gpu lock clean
 
 help:
 	@echo "make lab        install, build your workspace/ and open the course in JupyterLab"
 	@echo "make test       install and run the whole test suite (lint, unit tests, notebooks)"
 	@echo "make notebooks  re-execute notebooks/ in order and store their outputs"
 	@echo "make student    build the student edition into student/"
+	@echo "make links      Colab cells, README links and student/ from pyproject's [project.urls]"
 	@echo "make slides     lecture decks (reveal.js, offline) into slides/; INSTRUCTOR=1: solution decks into slides-instructor/"
 	@echo "make site       the course website (offline) into site/; INSTRUCTOR=1: with solutions, into site-instructor/"
 	@echo "make html       notebooks as offline HTML pages into html/ (NB=notebooks/06_conv_arithmetic.ipynb for one)"
@@ -78,6 +79,11 @@ notebooks: install
 student: install
 	$(BIN)/coursekit release notebooks student
 
+# The Colab cell of every notebook and the README's Colab links, from [project.urls]
+# in pyproject.toml, then the student edition into student/ (committed: Colab opens it).
+links: install
+	$(BIN)/python scripts/course_links.py
+
 # Browser assets (reveal.js, MathJax, axe-core) from npm, exactly as package-lock.json pins them.
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -118,5 +124,5 @@ lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^coursekit' > $(LOCK)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis slides student
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis slides
 	rm -rf slides-instructor site site-instructor html node_modules

@@ -27,8 +27,9 @@ __all__ = [
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # Notebook-level metadata we keep; everything else (user names, jupytext or
-# editor settings) is machine- or user-specific. "widgets" holds the final state
-# of widgets such as progress bars, so a stored bar opens at 100%, not 0%.
+# editor settings) is machine- or user-specific. "widgets" holds the state of the
+# widgets a run left (none in the course: outputs are stored with static widgets
+# and without progress bars, which would reopen stuck at 0%; see coursekit.training).
 _KEEP_NB_METADATA = {"kernelspec", "language_info", "celltoolbar", "title", "widgets"}
 # Cell metadata we keep: tags (nbval, papermill), slides, nbgrader, editable flags.
 _KEEP_CELL_METADATA = {"tags", "slideshow", "nbgrader", "editable", "deletable", "jupyter"}
@@ -61,7 +62,7 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in _KEEP_NB_METADATA}
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    nb.metadata["language_info"] = _language_info(nb.metadata.get("language_info"))
     count = 0
     for cell in nb.cells:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in _KEEP_CELL_METADATA}
@@ -81,6 +82,22 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:03d}"
     return nb
+
+
+def _language_info(stored: object) -> dict:
+    """The kernel's full ``language_info``, as JupyterLab sets it when the kernel starts.
+
+    JupyterLab writes the kernel's ``language_info`` into the notebook when it
+    connects and marks the notebook modified unless the stored one is equal, so
+    a notebook stored with a partial one asks to be saved when closed untouched.
+    The one the executing kernel reported is kept; a partial one is completed
+    from this environment's ipykernel.
+    """
+    if isinstance(stored, dict) and stored.get("version") and stored.get("codemirror_mode"):
+        return dict(stored)
+    from ipykernel.ipkernel import IPythonKernel
+
+    return dict(IPythonKernel.language_info)
 
 
 def stderr_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
@@ -166,6 +183,8 @@ def execute_notebook(
     if parameters:
         return _execute_with_papermill(path, parameters, timeout)
     nb = nbformat.read(path, as_version=4)
+    # Widget state of an earlier run would outlive the outputs that referred to it.
+    nb.metadata.pop("widgets", None)
     env_backup = os.environ.get("COURSEKIT_STATIC_WIDGETS")
     os.environ["COURSEKIT_STATIC_WIDGETS"] = "1"
     client = NotebookClient(

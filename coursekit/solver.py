@@ -7,6 +7,7 @@ PyTorch notebooks use, written out in NumPy so every step is visible.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -177,7 +178,12 @@ def train_numpy(
     }
     epoch_iter: Any = range(epochs)
     bar = None
-    if progress:
+    # No bar while outputs are stored: a stored widget bar reopens stuck at 0%.
+    if progress and os.environ.get("COURSEKIT_STATIC_WIDGETS", "").strip().lower() not in (
+        "1",
+        "true",
+        "yes",
+    ):
         from tqdm.auto import tqdm
 
         epoch_iter = bar = tqdm(epoch_iter, desc="epochs", unit="epoch")

@@ -480,6 +480,15 @@ def _resolve_amp(amp: bool | None, device: torch.device) -> bool:
 # --------------------------------------------------------------------------- fit
 
 
+def _storing_outputs() -> bool:
+    """True while a notebook runs to store its outputs (``COURSEKIT_STATIC_WIDGETS=1``).
+
+    Progress bars are then left out: a stored widget bar reopens at its first
+    state ("0/55"), since the notebook keeps no live model for it.
+    """
+    return os.environ.get("COURSEKIT_STATIC_WIDGETS", "").strip().lower() in ("1", "true", "yes")
+
+
 def fit(
     model: nn.Module,
     train_loader: Any,
@@ -627,7 +636,7 @@ def fit(
             total=_batch_count(train_loader),
             desc=f"epoch {epoch + 1}/{epochs}",
             leave=False,
-            disable=not progress,
+            disable=not progress or _storing_outputs(),
             unit="batch",
         )
         for x, y in map(_split_batch, train_loader):

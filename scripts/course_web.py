@@ -43,7 +43,6 @@ from coursekit.notebooks import course_notebooks  # noqa: E402
 
 WEB = ROOT / "web"
 NODE_MODULES = ROOT / "node_modules"
-FALLBACK_REPOSITORY = "https://github.com/coursekit/coursekit"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 ASSETS = "_assets"  # beside the decks / the exported HTML
 
@@ -60,10 +59,13 @@ FIGURE_LINES = 14  # a figure takes about as much height as this many lines
 def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
     """The course's public repository: ``[project.urls] Repository`` in pyproject.toml.
 
-    Falls back to ``FALLBACK_REPOSITORY`` while pyproject.toml names none.
+    The one definition of the address: the notebooks' Colab cells, the README's
+    links (scripts/course_links.py) and the website's buttons all come from it.
     """
     data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    url = data.get("project", {}).get("urls", {}).get("Repository") or FALLBACK_REPOSITORY
+    url = data.get("project", {}).get("urls", {}).get("Repository")
+    if not url:
+        raise ValueError(f"{pyproject} names no Repository under [project.urls]")
     return url.rstrip("/").removesuffix(".git")
 
 

@@ -5,7 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from coursekit.checks import GRADING_ENV, Case, CheckResult, run_check, short_repr, strict
+from coursekit.checks import (
+    GRADING_ENV,
+    Case,
+    CheckFailed,
+    CheckResult,
+    run_check,
+    short_repr,
+    strict,
+)
+from coursekit.checks.framework import NBGRADER_ENV
 
 
 def mse_ref(a, b):
@@ -27,6 +36,7 @@ def mse_cases():
 @pytest.fixture(autouse=True)
 def _not_grading(monkeypatch):
     monkeypatch.delenv(GRADING_ENV, raising=False)
+    monkeypatch.delenv(NBGRADER_ENV, raising=False)
 
 
 # --------------------------------------------------------------------------- #
@@ -134,6 +144,54 @@ def test_not_attempted_raises_when_grading(capsys, monkeypatch):
     with pytest.raises(AssertionError, match="mse: not attempted"):
         run_check("mse", stub, mse_cases())
     assert "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode", ["validate", "autograde"])
+def test_not_attempted_raises_under_nbgrader(capsys, monkeypatch, mode):
+    # nbgrader's Validate must not call an unattempted notebook a success.
+    monkeypatch.setenv(NBGRADER_ENV, mode)
+
+    def stub(a, b):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match="mse: not attempted"):
+        run_check("mse", stub, mse_cases())
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_failure_is_a_check_failed_shown_in_one_line(capsys):
+    def wrong(a, b):
+        return 0.0
+
+    with pytest.raises(CheckFailed) as info:
+        run_check("mse", wrong, mse_cases())
+    assert isinstance(info.value, AssertionError)  # nbgrader scores the cell 0
+    # IPython shows these lines instead of a traceback.
+    lines = info.value._render_traceback_()
+    assert len(lines) == 1 and "check failed" in lines[0] and "mse: case 1" in lines[0]
+
+
+def test_student_warnings_are_caught_and_named_in_the_report(capsys, recwarn):
+    def overflowing(z):
+        return np.exp(z) / np.exp(z).sum()
+
+    cases = [Case(args=(np.array([1000.0, 1001.0]),), expected=np.array([0.25, 0.75]))]
+    with pytest.raises(CheckFailed):
+        run_check("softmax", overflowing, cases)
+    out = capsys.readouterr().out
+    assert "warning:  RuntimeWarning: overflow encountered in exp (and 2 more)" in out
+    assert len(recwarn) == 0  # nothing printed after the report
+
+
+def test_warnings_of_passing_cases_are_not_reported(capsys, recwarn):
+    def noisy(z):
+        with np.errstate(divide="warn"):
+            np.log(np.zeros(1))
+        return z
+
+    run_check("identity", noisy, [Case(args=(1.0,), expected=1.0)])
+    assert capsys.readouterr().out == "✔ identity: 1/1 cases passed\n"
+    assert len(recwarn) == 0
 
 
 def test_cases_are_deep_copied_so_in_place_changes_do_not_leak(capsys):

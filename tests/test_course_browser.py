@@ -7,7 +7,10 @@ file checks the course itself:
   convolution explorer renders, moving its stride slider with the keyboard
   changes the output size it shows, and no cell shows an error;
 * every course notebook renders to a reveal.js deck, and the deck of 06 opens
-  with its slides and without error output.
+  with its slides and without error output;
+* the student edition of 01 with a wrong answer saved for exercise 1: Run All
+  reaches the last cell, and the check shows its report and one line, no
+  traceback; a freshly opened notebook is not marked modified.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import pytest
 from helpers import (
     count_stderr,
+    gid,
     isolated_env,
     move_slider,
     open_deck,
@@ -131,6 +135,58 @@ def test_conv_explorer_is_live_in_jupyterlab(course_lab, page, tmp_path):
         print("stderr in JupyterLab:", *warnings, sep="\n")
     print(f"{before[:20]!r} -> {after[:20]!r}; screenshot {shot}")
     print(f"JupyterLab test: {time.monotonic() - start:.1f} s")
+
+
+# --------------------------------------------------------------------------- #
+# the student edition: feedback that never stops the notebook
+# --------------------------------------------------------------------------- #
+LOSSES_NB = "01_losses.ipynb"
+WRONG_SOFTMAX = (
+    "def softmax_rows(z):\n"
+    "    e = np.exp(z)  # no shift by the row's maximum: overflows for large logits\n"
+    "    return e / e.sum(axis=1, keepdims=True)"
+)
+
+
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory):
+    """JupyterLab on a workspace: 01 with a wrong exercise 1 saved, 02 as released."""
+    require_chromium()
+    import nbformat
+
+    root = tmp_path_factory.mktemp("student-lab-root")
+    home = tmp_path_factory.mktemp("student-lab-home")
+    nb = nbformat.read(ROOT / "student" / LOSSES_NB, as_version=4)
+    cell = next(c for c in nb.cells if gid(c) == "nb01-softmax")
+    cell.source = WRONG_SOFTMAX
+    nbformat.write(nb, root / LOSSES_NB)
+    shutil.copy(ROOT / "student" / "02_gradient_descent.ipynb", root)
+    with start_lab(root, home, isolated_env(home)) as server:
+        yield server
+
+
+def test_run_all_goes_past_a_failed_check_without_a_traceback(student_lab, page):
+    open_notebook(page, student_lab, LOSSES_NB)
+    run_all(page)  # waits until every code cell, the last one included, has run
+    check = page.locator(".jp-CodeCell").filter(has_text="nb01.check_softmax_rows").first
+    out = check.locator(".jp-OutputArea").first
+    text = out.text_content()
+    assert "✘ softmax_rows:" in text and "hint:" in text, text
+    assert "overflow encountered in exp" in text  # the warning, inside the report
+    errors = stderr_outputs(page)
+    assert len(errors) == 1, errors  # the failed check; later checks print "not attempted"
+    assert "check failed: softmax_rows" in errors[0]
+    assert "Traceback" not in errors[0] and "coursekit" not in errors[0], errors[0]
+    assert len(errors[0].strip().splitlines()) == 1, errors[0]
+    later = page.locator(".jp-CodeCell").filter(has_text="nb01.check_cross_entropy_and_grad")
+    assert "not attempted yet" in later.first.text_content()
+
+
+def test_a_freshly_opened_notebook_is_not_modified(student_lab, page):
+    open_notebook(page, student_lab, "02_gradient_descent.ipynb")
+    page.wait_for_timeout(1500)  # the kernel's info has reached the model by now
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").filter(has_text="02_gradient_descent")
+    assert "jp-mod-dirty" not in (tab.get_attribute("class") or "")
 
 
 # --------------------------------------------------------------------------- #

@@ -105,6 +105,8 @@ def test_exercises_are_in_nbgrader_format(path):
     assert len(ids) == len(set(ids)), "grade_ids must be unique"
     for cell in graded:
         assert cell.metadata["nbgrader"]["points"] > 0 and cell.metadata["nbgrader"]["locked"]
+        # A failed check must not stop Run All: JupyterLab goes on past such a cell.
+        assert "raises-exception" in cell.metadata.get("tags", []), "check cell not tagged"
         assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source
     for cell in solutions:
         if cell.cell_type == "code":
@@ -134,3 +136,20 @@ def test_code_cells_are_short(path):
         if c.cell_type == "code" and len(c.source.splitlines()) > 25
     ]
     assert not long, f"code cells over 25 lines (cell, lines): {long}; split them with prose"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_stored_outputs_are_what_a_student_first_sees(path):
+    nb = _read(path)
+    # A stored widget view needs a live model: without one, a progress bar reopens
+    # at its first state ("0/55") and an explorer says "model not found".
+    views = [
+        i
+        for i, c in enumerate(nb.cells)
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert not views, f"cells {views} store widget views: re-run with `make notebooks`"
+    # JupyterLab writes the kernel's language_info on opening; equal, the notebook stays clean.
+    info = nb.metadata["language_info"]
+    assert {"codemirror_mode", "file_extension", "mimetype", "version"} <= set(info), info

@@ -155,7 +155,7 @@ def test_download_and_colab_links_point_to_the_page_notebook(base, web_browser):
         page.goto(f"{base}/{stem}.html")
         colab = page.locator("a[href^='https://colab.research.google.com/']")
         assert colab.count() == 1
-        assert colab.get_attribute("href") == course_web.colab_url(f"notebooks/{stem}.ipynb")
+        assert colab.get_attribute("href") == course_web.colab_url(f"student/{stem}.ipynb")
         download = page.locator("a.btn-download-source-button")
         href = download.get_attribute("href")
         assert href == f"_sources/{stem}.ipynb"

@@ -4,6 +4,14 @@ The per-notebook modules are imported explicitly by their notebook
 (``from coursekit.checks import nb01``), so importing this package stays cheap.
 """
 
-from coursekit.checks.framework import GRADING_ENV, Case, CheckResult, run_check, short_repr, strict
+from coursekit.checks.framework import (
+    GRADING_ENV,
+    Case,
+    CheckFailed,
+    CheckResult,
+    run_check,
+    short_repr,
+    strict,
+)
 
-__all__ = ["Case", "CheckResult", "GRADING_ENV", "run_check", "short_repr", "strict"]
+__all__ = ["Case", "CheckFailed", "CheckResult", "GRADING_ENV", "run_check", "short_repr", "strict"]

@@ -11,11 +11,19 @@ Notebook authors write one small function per exercise in ``checks/nbXX.py``::
         ])
 
 ``run_check`` prints one line when every case passes, a precise report of the
-first failing case otherwise (input, expected vs got, hint), and raises
-``AssertionError`` on failure so nbgrader and ``coursekit grade`` score the
-test cell 0. A function that still raises ``NotImplementedError`` is reported
-as "not attempted" without raising, so the student edition runs top to
-bottom; in a grading run (``COURSEKIT_GRADING=1``) it raises instead.
+first failing case otherwise (input, expected vs got, hint, and the first
+warning the student's code gave), and raises ``CheckFailed`` (an
+``AssertionError``) on failure, so nbgrader scores the test cell 0. In IPython
+``CheckFailed`` shows as one line ("✘ check failed: ..."), not as a traceback
+through coursekit, and the course's check cells are tagged ``raises-exception``,
+so JupyterLab's Run All goes on to the next exercise. ``coursekit grade``
+decides scores outside the notebook and does not depend on this exception.
+
+A function that still raises ``NotImplementedError`` is reported as "not
+attempted" without raising, so the student edition runs top to bottom; when
+graded or validated (``COURSEKIT_GRADING=1``, or nbgrader's
+``NBGRADER_EXECUTION``) it raises instead, so nbgrader's Validate never
+calls an unattempted notebook a success.
 
 Numeric-answer exercises ("how many parameters?") should be written as
 zero-argument functions (``def n_params(): ...``) for the same reason: a bare
@@ -40,6 +48,7 @@ import numbers
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +59,7 @@ from coursekit._validate import check_bool, check_positive
 
 __all__ = [
     "Case",
+    "CheckFailed",
     "CheckResult",
     "Collected",
     "collect_cases",
@@ -60,6 +70,8 @@ __all__ = [
 ]
 
 GRADING_ENV = "COURSEKIT_GRADING"
+#: Set by nbgrader ("validate" or "autograde") in the kernel it runs a notebook in.
+NBGRADER_ENV = "NBGRADER_EXECUTION"
 
 # Bound once, at import time, before any student code runs: later
 # monkeypatching of ``math`` or ``numpy`` attributes does not reach these names.
@@ -173,6 +185,23 @@ class CheckResult:
         # run_check already printed the feedback; showing the return value of
         # a check cell as well would print it twice.
         return None
+
+
+class CheckFailed(AssertionError):
+    """A visible check failed (or was not attempted when grading); its report was printed.
+
+    IPython shows an exception's ``_render_traceback_()`` lines instead of its
+    traceback: a student sees the report and one line, never the frames of
+    coursekit's checks.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31m✘ check failed:\x1b[0m {self}"]
+
+
+def _grading() -> bool:
+    """True in a grading or validation run: an unattempted exercise must not pass quietly."""
+    return os.environ.get(GRADING_ENV) == "1" or bool(os.environ.get(NBGRADER_ENV))
 
 
 # --------------------------------------------------------------------------- #
@@ -370,8 +399,9 @@ def run_check(
 
     Raises
     ------
-    AssertionError
-        If a case fails, or if ``fn`` is not attempted during a grading run.
+    CheckFailed
+        (an ``AssertionError``) If a case fails, or if ``fn`` is not attempted
+        during a grading or nbgrader validation run.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got {name!r}")
@@ -401,24 +431,27 @@ def run_check(
     for index, case in enumerate(cases):
         args, kwargs = copy.deepcopy(case.args), copy.deepcopy(dict(case.kwargs))
         used: list[str] = []
-        try:
-            with _watching(watched, used):
-                got = fn(*args, **kwargs)
-        except NotImplementedError:
-            result = CheckResult(name, len(cases), 0, attempted=False, failures=[])
-            print(result)
-            if os.environ.get(GRADING_ENV) == "1":
-                raise AssertionError(f"{name}: not attempted") from None
-            return result
-        except Exception as exc:
-            if case.raises is not None and isinstance(exc, case.raises):
-                n_passed += 1
-            else:
-                want = f"raise {case.raises.__name__}" if case.raises else "return a value"
-                failures.append(
-                    _report(index, case, [("expected", want), ("raised", _exc_line(exc))])
-                )
-            continue
+        # The student's warnings (overflow in exp, ...) are caught, not printed
+        # between the report and the notebook: a failing case's report names the first.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with _watching(watched, used):
+                    got = fn(*args, **kwargs)
+            except NotImplementedError:
+                result = CheckResult(name, len(cases), 0, attempted=False, failures=[])
+                print(result)
+                if _grading():
+                    raise CheckFailed(f"{name}: not attempted") from None
+                return result
+            except Exception as exc:
+                if case.raises is not None and isinstance(exc, case.raises):
+                    n_passed += 1
+                else:
+                    want = f"raise {case.raises.__name__}" if case.raises else "return a value"
+                    lines = [("expected", want), ("raised", _exc_line(exc))]
+                    failures.append(_report(index, case, lines + _warning_line(caught)))
+                continue
         if used:
             module = used[0].rsplit(".", 1)[0]
             failures.append(
@@ -447,17 +480,12 @@ def run_check(
             continue
         why = _compare(got, case.expected, compare, rtol, atol, check_type)
         if why:
-            failures.append(
-                _report(
-                    index,
-                    case,
-                    [
-                        ("expected", short_repr(case.expected)),
-                        ("got", short_repr(got)),
-                        ("problem", why),
-                    ],
-                )
-            )
+            lines = [
+                ("expected", short_repr(case.expected)),
+                ("got", short_repr(got)),
+                ("problem", why),
+            ]
+            failures.append(_report(index, case, lines + _warning_line(caught)))
         else:
             n_passed += 1
 
@@ -465,8 +493,18 @@ def run_check(
     print(result)
     if failures:
         first = failures[0].splitlines()[0].strip()
-        raise AssertionError(f"{name}: {first} (see the report above)")
+        raise CheckFailed(f"{name}: {first} (see the report above)")
     return result
+
+
+def _warning_line(caught: list[warnings.WarningMessage]) -> list[tuple[str, str]]:
+    """The report's "warning" line: the first warning the student's code gave, if any."""
+    if not caught:
+        return []
+    first = caught[0]
+    text = f"{first.category.__name__}: {_ADDRESS.sub('', str(first.message))}"
+    more = f" (and {len(caught) - 1} more)" if len(caught) > 1 else ""
+    return [("warning", text + more)]
 
 
 def _module_files(names: Sequence[str]) -> dict[str, str]:

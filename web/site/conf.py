@@ -31,11 +31,12 @@ templates_path = ["_templates"]  # one theme component, fixed for screen readers
 html_css_files = ["custom.css"]
 html_sourcelink_suffix = ""  # the download button offers the .ipynb itself
 html_last_updated_fmt = None
-repository = os.environ.get("COURSEKIT_REPOSITORY", "https://github.com/coursekit/coursekit")
+# [project.urls] Repository in pyproject.toml, passed on by scripts/course_web.py.
+repository = os.environ["COURSEKIT_REPOSITORY"]
 html_theme_options = {
     "repository_url": repository,
     "repository_branch": "main",
-    "path_to_docs": "notebooks",
+    "path_to_docs": "student",  # Colab opens the committed student edition
     "use_download_button": True,
     "use_fullscreen_button": False,
     "use_repository_button": True,
