@@ -1,16 +1,25 @@
 # The course in two commands:
-#   make lab    set up everything and open the course in JupyterLab
-#   make test   set up everything and run the whole test suite
+#   make lab    set up the course and open it in JupyterLab
+#   make test   set up the tools and run the whole test suite
 #
-# Needs only Python 3.11+ and make. Everything is installed into .venv from
-# requirements/lock.txt, so a library release cannot break the course.
+# Needs only Python 3.11+ and make (on Debian/Ubuntu also python3-venv). Two
+# environments, both from requirements/lock.txt, so a library release cannot
+# break the course:
+#   .venv      the learner's: the course's runtime and JupyterLab, nothing else
+#              (no nbgrader, so its server extensions never load in a student's Lab)
+#   .venv-dev  the tests and the instructor's tools (pytest, playwright, ruff,
+#              nbgrader, sphinx ...), used by every target but lab and workspace
 
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
-LOCK   := requirements/lock.txt
-EXTRAS ?= dev,instructor
+PYTHON     ?= python3
+VENV       ?= .venv
+DEV_VENV   ?= .venv-dev
+BIN        := $(VENV)/bin
+DEV_BIN    := $(DEV_VENV)/bin
+STAMP      := $(VENV)/.installed-stamp
+DEV_STAMP  := $(DEV_VENV)/.installed-stamp
+LOCK       := requirements/lock.txt
+EXTRAS     ?= lab
+DEV_EXTRAS ?= dev,instructor
 PYTEST_WORKERS ?= 2
 NPM_STAMP := node_modules/.package-lock.json
 
@@ -19,7 +28,7 @@ NPM_STAMP := node_modules/.package-lock.json
 export COURSEKIT_STATIC_WIDGETS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install lab workspace test lint unit nbval notebooks student links slides site html serve-site bench gpu lock clean
+.PHONY: help install install-dev lab workspace test lint unit nbval notebooks student links slides site html serve-site bench gpu lock clean
 
 help:
 	@echo "make lab        install, build your workspace/ and open the course in JupyterLab"
@@ -33,14 +42,24 @@ help:
 	@echo "make bench      run the benchmarks"
 	@echo "make gpu        on a CUDA machine: the GPU tests and the GPU benchmark (full sizes)"
 
-$(STAMP): pyproject.toml $(LOCK)
+# $(call new_venv,FOLDER,EXTRAS): a fresh environment with coursekit and those extras.
+define new_venv
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed, this is " + sys.version.split()[0] + ": run make PYTHON=python3.11 ...")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[$(EXTRAS)]"
-	@touch $(STAMP)
+	$(PYTHON) -m venv $(1) || { echo "python3 -m venv failed: on Debian/Ubuntu, apt-get install python3-venv"; exit 1; }
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -c $(LOCK) -e ".[$(2)]"
+	@touch $(1)/.installed-stamp
+endef
+
+$(STAMP): pyproject.toml $(LOCK)
+	$(call new_venv,$(VENV),$(EXTRAS))
+
+$(DEV_STAMP): pyproject.toml $(LOCK)
+	$(call new_venv,$(DEV_VENV),$(DEV_EXTRAS))
 
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 workspace: install
 	$(BIN)/coursekit workspace --source notebooks --dest workspace
@@ -51,9 +70,9 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: workspace
 	env -u COURSEKIT_STATIC_WIDGETS $(BIN)/jupyter lab --notebook-dir=workspace $(ALLOW_ROOT)
 
-lint: install
-	$(BIN)/ruff check coursekit tests benchmarks scripts notebooks
-	$(BIN)/ruff format --check coursekit tests benchmarks scripts
+lint: install-dev
+	$(DEV_BIN)/ruff check coursekit tests benchmarks scripts notebooks
+	$(DEV_BIN)/ruff format --check coursekit tests benchmarks scripts
 
 # Tests run PYTEST_WORKERS processes side by side: one maths thread each keeps
 # them from fighting over the cores (torch's default of one thread per core made
@@ -64,25 +83,25 @@ NPM_DEPS := $(if $(shell command -v npm),$(NPM_STAMP))
 
 # --dist loadscope: one worker per test module, so a module's fixture (a grading run,
 # a Lab server) is built once.
-unit: install $(NPM_DEPS)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope tests
+unit: install-dev $(NPM_DEPS)
+	OMP_NUM_THREADS=1 $(DEV_BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope tests
 
-nbval: install
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval --nbval-current-env \
+nbval: install-dev
+	OMP_NUM_THREADS=1 $(DEV_BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider notebooks
 
 test: lint unit nbval
 
-notebooks: install
-	$(BIN)/python scripts/run_notebooks.py notebooks
+notebooks: install-dev
+	$(DEV_BIN)/python scripts/run_notebooks.py notebooks
 
-student: install
-	$(BIN)/coursekit release notebooks student
+student: install-dev
+	$(DEV_BIN)/coursekit release notebooks student
 
 # The Colab cell of every notebook and the README's Colab links, from [project.urls]
 # in pyproject.toml, then the student edition into student/ (committed: Colab opens it).
-links: install
-	$(BIN)/python scripts/course_links.py
+links: install-dev
+	$(DEV_BIN)/python scripts/course_links.py
 
 # Browser assets (reveal.js, MathJax, axe-core) from npm, exactly as package-lock.json pins them.
 $(NPM_STAMP): package.json package-lock.json
@@ -92,37 +111,37 @@ $(NPM_STAMP): package.json package-lock.json
 # see scripts/course_web.py. INSTRUCTOR=1 builds the editions with solutions.
 WEB_FLAGS := $(if $(INSTRUCTOR),--instructor)
 
-slides: install $(NPM_STAMP)
-	$(BIN)/python scripts/course_web.py slides $(WEB_FLAGS)
+slides: install-dev $(NPM_STAMP)
+	$(DEV_BIN)/python scripts/course_web.py slides $(WEB_FLAGS)
 
-site: install $(NPM_STAMP)
-	$(BIN)/python scripts/course_web.py site $(WEB_FLAGS)
+site: install-dev $(NPM_STAMP)
+	$(DEV_BIN)/python scripts/course_web.py site $(WEB_FLAGS)
 
 NB ?= notebooks/*.ipynb
-html: install $(NPM_STAMP)
-	$(BIN)/python scripts/course_web.py html $(WEB_FLAGS) $(NB)
+html: install-dev $(NPM_STAMP)
+	$(DEV_BIN)/python scripts/course_web.py html $(WEB_FLAGS) $(NB)
 
 # The built site on http://127.0.0.1:8000/ (any static file server will do).
 PORT ?= 8000
 serve-site:
-	$(BIN)/python -m http.server --bind 127.0.0.1 --directory $(if $(INSTRUCTOR),site-instructor,site) $(PORT)
+	$(PYTHON) -m http.server --bind 127.0.0.1 --directory $(if $(INSTRUCTOR),site-instructor,site) $(PORT)
 
-bench: install
-	$(BIN)/python benchmarks/bench_numpy.py
-	$(BIN)/python benchmarks/bench_course.py
-	$(BIN)/python benchmarks/bench_gpu.py
+bench: install-dev
+	$(DEV_BIN)/python benchmarks/bench_numpy.py
+	$(DEV_BIN)/python benchmarks/bench_course.py
+	$(DEV_BIN)/python benchmarks/bench_gpu.py
 
 # The GPU code paths (skipped by `make test` where no CUDA GPU is visible) and the
 # throughput benchmark at full sizes; record a run with
 #   make gpu GPU_OUT=benchmarks/results/<gpu>.md
 GPU_OUT ?=
-gpu: install
-	$(BIN)/python -m pytest tests/test_gpu.py -rs -p no:cacheprovider
-	$(BIN)/python benchmarks/bench_gpu.py --workers 2 8 $(if $(GPU_OUT),--out $(GPU_OUT))
+gpu: install-dev
+	$(DEV_BIN)/python -m pytest tests/test_gpu.py -rs -p no:cacheprovider
+	$(DEV_BIN)/python benchmarks/bench_gpu.py --workers 2 8 $(if $(GPU_OUT),--out $(GPU_OUT))
 
-lock: install
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^coursekit' > $(LOCK)
+lock: install-dev
+	$(DEV_BIN)/python -m pip freeze --exclude-editable | grep -v '^coursekit' > $(LOCK)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis slides
+	rm -rf $(VENV) $(DEV_VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis slides
 	rm -rf slides-instructor site site-instructor html node_modules
