@@ -158,7 +158,7 @@ def _parse_check(outputs: list, timeout: float) -> tuple[str, str]:
         elif out.get("output_type") == "error" and not error:
             ename, evalue = out.get("ename", "Error"), out.get("evalue", "")
             if ename == "KeyboardInterrupt":
-                error = f"stopped after {timeout:g} s (the time limit of a cell)"
+                error = f"stopped after {timeout:g} s, the time limit of a cell"
             else:
                 error = f"{ename}: {evalue}" if evalue else ename
     failed = [line for line in lines if line.startswith("✘")]
@@ -407,6 +407,10 @@ def next_step(records: Sequence[ExerciseProgress]) -> str:
     return f"Next: {where}."
 
 
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _points(x: float) -> str:
     return f"{x:g}"
 
@@ -427,7 +431,7 @@ def progress_report(records: Sequence[ExerciseProgress], workspace: str | Path =
         note = "  (not in the workspace)" if missing else ""
         lines.append(f"{name}  {_points(got)}/{_points(possible)} points{note}")
         for r in mine:
-            detail = f"  {r.detail}" if r.detail and not missing else ""
+            detail = f"  {_short(r.detail)}" if r.detail and not missing else ""
             score = f"{_points(r.points)}/{_points(r.max_points)}"
             lines.append(
                 f"  {_MARK[r.status]} {r.status:<13}  {score:>5}  {r.title:<{width}}{detail}".rstrip()
