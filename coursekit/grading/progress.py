@@ -34,6 +34,7 @@ The learner's code runs with the learner's rights, as it does in Jupyter.
 from __future__ import annotations
 
 import re
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -269,7 +270,8 @@ def _run_checks(
             resources={"metadata": {"path": tmp}},
         )
         try:
-            client.execute()
+            # The kernel's own log (not the cells' output) would only add noise.
+            client.execute(stderr=subprocess.DEVNULL)
         except Exception as exc:  # the kernel died or did not start
             stopped = f"not checked: the kernel stopped ({type(exc).__name__}: {exc})"
     results = {}
