@@ -1,7 +1,8 @@
-"""Course administration: student edition, student workspace and autograder.
+"""Course administration: student edition, student workspace, progress and autograder.
 
-Command line: ``coursekit release``, ``coursekit workspace``, ``coursekit grade``,
-``coursekit grade merge`` (also ``python -m coursekit ...``). The submodules
+Command line: ``coursekit release``, ``coursekit workspace``, ``coursekit progress``
+(:mod:`coursekit.grading.progress`), ``coursekit grade``, ``coursekit grade merge``
+(also ``python -m coursekit ...``). The submodules
 are imported on first use, so the sandbox's harness
 (``python -m coursekit.grading.harness``) starts without importing the rest.
 """

@@ -1,4 +1,4 @@
-"""The ``coursekit`` command line (``coursekit release | workspace | grade``)."""
+"""The ``coursekit`` command line (``coursekit release | workspace | progress | grade``)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("workspace", help="create or update your working copy of the notebooks")
     p.add_argument("--source", default="notebooks")
     p.add_argument("--dest", default="workspace")
+
+    p = sub.add_parser(
+        "progress",
+        help="show which exercises of your workspace pass their checks, and what to do next",
+        description="Run the visible checks of every exercise on the notebooks saved in your "
+        "workspace, in a separate kernel (the notebooks are never modified), and show each "
+        "as passed, failed or not attempted, with the points, what to do next and the "
+        "study time left.",
+    )
+    p.add_argument("--workspace", default="workspace", help="your folder (default workspace)")
+    p.add_argument(
+        "--source", default="notebooks", help="the course's notebooks (default notebooks)"
+    )
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
 
     p = sub.add_parser(
         "grade",
@@ -69,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Imported here so ``coursekit --help`` stays instant.
     from coursekit.grading.autograde import GradingError, grade, merge
+    from coursekit.grading.progress import progress, progress_report
     from coursekit.grading.release import MarkupError, release
     from coursekit.grading.sandbox import SandboxUnavailable
     from coursekit.grading.workspace import update_workspace
@@ -78,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             release(args.source_dir, args.out_dir)
         elif args.command == "workspace":
             update_workspace(args.source, args.dest)
+        elif args.command == "progress":
+            records = progress(args.workspace, args.source, timeout=args.timeout, quiet=False)
+            print(progress_report(records, args.workspace))
         elif args.command == "grade-merge":
             merge(args.out_dir, args.shard_dirs)
         else:
