@@ -15,20 +15,15 @@ file checks the course itself:
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from helpers import (
-    count_stderr,
     gid,
     isolated_env,
     move_slider,
-    open_deck,
     open_notebook,
     output_errors,
     require_chromium,
@@ -38,7 +33,6 @@ from helpers import (
 )
 
 from coursekit import conv_arithmetic as ca
-from coursekit.notebooks import course_notebooks
 
 pytestmark = pytest.mark.browser
 
@@ -187,43 +181,3 @@ def test_a_freshly_opened_notebook_is_not_modified(student_lab, page):
     page.wait_for_timeout(1500)  # the kernel's info has reached the model by now
     tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").filter(has_text="02_gradient_descent")
     assert "jp-mod-dirty" not in (tab.get_attribute("class") or "")
-
-
-# --------------------------------------------------------------------------- #
-# slides
-# --------------------------------------------------------------------------- #
-def test_every_course_notebook_renders_to_slides(tmp_path, page):
-    require_chromium()
-    course = course_notebooks(NOTEBOOKS)
-    if not course:
-        pytest.skip("no course notebooks in notebooks/ yet")
-    out = tmp_path / "slides"
-    # One nbconvert process for the whole course, from the stored outputs (like `make slides`).
-    cmd = [
-        sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides",
-        "--output-dir", str(out), *map(str, course),
-    ]  # fmt: skip
-    done = subprocess.run(
-        cmd, cwd=tmp_path, env=isolated_env(tmp_path / "home"), capture_output=True, text=True,
-        timeout=180,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    for nb in course:
-        deck = out / f"{nb.stem}.slides.html"
-        assert deck.is_file(), f"no deck for {nb.name}"
-        text = deck.read_text(encoding="utf-8")
-        assert "Traceback" not in text, f"{deck.name} shows a traceback"
-        assert "<section" in text, deck.name
-
-    deck = out / f"{Path(CONV_NB).stem}.slides.html"
-    if not deck.is_file():
-        pytest.skip(f"notebooks/{CONV_NB} does not exist yet")
-    import nbformat
-
-    nb = nbformat.read(NOTEBOOKS / CONV_NB, as_version=4)
-    n_slides = sum(c.metadata.get("slideshow", {}).get("slide_type") == "slide" for c in nb.cells)
-    slides = open_deck(page, deck)
-    assert slides.count() == n_slides >= 5
-    assert re.search(r"06 · Convolution arithmetic", slides.nth(0).inner_text())
-    assert count_stderr(page) == 0
-    page.screenshot(path=str(tmp_path / "deck-06.png"))
