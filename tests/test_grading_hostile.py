@@ -519,11 +519,20 @@ def test_without_a_cgroup_the_address_space_limit_still_holds(tmp_path, monkeypa
     monkeypatch.setattr(sandbox._Cgroup, "create", classmethod(lambda cls, limits: None))
     source_nb = nbformat.read(NOTEBOOKS / NB, as_version=4)
     write(source_nb, tmp_path / "source" / NB)
-    cells = {"nb01-softmax": PAYLOADS["cost_shared_memory"], "nb01-bce-logits": BCE_OK}
+    # 6 GiB of shared memory, every page touched: RLIMIT_DATA would not count it.
+    hog = (
+        "import mmap\n"
+        "def softmax_rows(z):\n"
+        "    m = mmap.mmap(-1, 6 * 2**30, flags=mmap.MAP_SHARED)\n"
+        "    for i in range(0, len(m), 4096):\n"
+        "        m[i] = 1\n"
+        "    return np.zeros_like(z)\n"
+    )
+    cells = {"nb01-softmax": hog, "nb01-bce-logits": BCE_OK}
     write(_with_solutions(_student_edition(), cells), tmp_path / "subs" / "hog" / NB)
     (tmp_path / "secret").write_text("a secret for the rlimit test, long enough\n")
     rows = grade(tmp_path / "source", tmp_path / "subs", tmp_path / "out", memory_mb=1024,
-                 budget_s=60, secret_file=tmp_path / "secret", quiet=True)  # fmt: skip
+                 budget_s=120, secret_file=tmp_path / "secret", quiet=True)  # fmt: skip
     assert [(r.status, r.points) for r in rows][:2] == [("failed", 0), ("passed", 2)]
     info = json.loads((tmp_path / "out" / "grading.json").read_text())
     assert "RLIMIT_AS" in info["isolation"]
