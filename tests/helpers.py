@@ -5,7 +5,7 @@ so test modules import this file directly; test modules never import each other.
 
 Two groups:
 
-* notebooks and folders: ``gid``, ``write``, ``tree_hash``;
+* notebooks and folders: ``course_notebook``, ``gid``, ``write``, ``tree_hash``;
 * JupyterLab in headless Chromium (Playwright): ``require_chromium``,
   ``isolated_env``, ``start_lab`` to serve a folder, then ``open_notebook``,
   ``run_all``, ``move_slider``, ``wait_for_text`` ... on a Playwright page.
@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 
 from coursekit.distributed import free_port
+from coursekit.notebooks import course_notebooks
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,6 +47,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VENV_BIN = Path(sys.executable).parent
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # Every stderr output: tracebacks, and warnings too.
 STDERR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 
@@ -53,6 +55,18 @@ STDERR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.s
 # --------------------------------------------------------------------------- #
 # notebooks and folders
 # --------------------------------------------------------------------------- #
+def course_notebook(number: str, folder: Path = NOTEBOOKS) -> Path:
+    """The course notebook numbered ``number`` ("06"), found as coursekit finds them.
+
+    Renaming ``06_conv_arithmetic.ipynb`` keeps the tests on it; a missing or
+    doubled notebook fails the test (never a skip: a skip would hide it).
+    """
+    found = [p for p in course_notebooks(folder) if p.name.startswith(f"{number}_")]
+    if len(found) != 1:
+        pytest.fail(f"expected one course notebook {number}_*.ipynb in {folder}, found {found}")
+    return found[0]
+
+
 def gid(cell) -> str | None:
     """The nbgrader ``grade_id`` of a cell, or None for a cell without nbgrader metadata."""
     return cell.metadata.get("nbgrader", {}).get("grade_id")
