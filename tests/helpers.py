@@ -10,7 +10,8 @@ Two groups:
   ``isolated_env``, ``start_lab`` to serve a folder, then ``open_notebook``,
   ``run_all``, ``move_slider``, ``wait_for_text`` ... on a Playwright page.
   The ``browser`` and ``page`` fixtures live in tests/conftest.py;
-* PyTorch: ``broken_compile``, a stand-in for ``torch.compile``.
+* PyTorch: ``compile_calls``, a stand-in for ``torch.compile`` with its signature,
+  and ``broken_compiled_module``, what a broken compiler returns.
 
 Nothing here imports Playwright, so importing this module is cheap.
 """
@@ -286,8 +287,32 @@ def count_stderr(page) -> int:
     return page.locator("[data-mime-type*='stderr']").count()
 
 
-def broken_compile(model, *args, **kwargs):
-    """Stand-in for ``torch.compile`` whose compiled module fails at its first call."""
+def compile_calls(monkeypatch, make_wrapper) -> list[dict[str, Any]]:
+    """Replace ``torch.compile`` by a stand-in with its exact signature; returns its calls.
+
+    Each call is bound to the real ``torch.compile``'s signature (a wrong keyword
+    or a second positional argument raises ``TypeError`` as the real one would)
+    and recorded as a dict of the arguments given, ``model`` included. The
+    stand-in returns ``make_wrapper(model)``.
+    """
+    import inspect
+
+    import torch
+
+    signature = inspect.signature(torch.compile)
+    calls: list[dict[str, Any]] = []
+
+    def stand_in(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        calls.append(dict(bound.arguments))
+        return make_wrapper(bound.arguments["model"])
+
+    monkeypatch.setattr(torch, "compile", stand_in)
+    return calls
+
+
+def broken_compiled_module(model):
+    """What a broken compiler's ``torch.compile(model)`` gives: a module failing at its first call."""
     from torch import nn  # imported here: most users of this module never need torch
 
     def fail(*a, **k):
