@@ -188,3 +188,50 @@ def test_errors():
         ValueError, match=r"grad 'w' must have the parameter's shape \(2,\), got \(3,\)"
     ):
         bad.step()
+
+
+# Two layers of one shape whose parameters have the same names, as every Dense layer's
+# ("W", "b") do: each needs its own state (moments, buffers, step count).
+Y4 = torch.tensor(_RNG.standard_normal((16, 4)))
+
+
+def _twin_init():
+    rng = np.random.default_rng(2)
+    return [{"W": rng.standard_normal((4, 4)), "b": rng.standard_normal(4) * 0.1} for _ in "ab"]
+
+
+def _twin_loss(first, second):
+    h = torch.tanh(X @ first["W"].T + first["b"])
+    return ((h @ second["W"].T + second["b"] - Y4) ** 2).mean()
+
+
+@pytest.mark.parametrize(
+    "np_cls, torch_cls, hyper", CASES, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)]
+)
+def test_parameters_with_the_same_name_in_two_pairs_keep_their_own_state(np_cls, torch_cls, hyper):
+    steps = 30
+    first, second = _twin_init()
+    grads = [{k: np.zeros_like(v) for k, v in d.items()} for d in (first, second)]
+    opt = np_cls([(first, grads[0]), (second, grads[1])], **hyper)
+    for _ in range(steps):
+        ts = [
+            {k: torch.tensor(v, requires_grad=True) for k, v in d.items()} for d in (first, second)
+        ]
+        _twin_loss(*ts).backward()
+        for g, t in zip(grads, ts, strict=True):
+            for k in g:
+                g[k][...] = t[k].grad.numpy()
+        opt.step()
+
+    ts = [{k: torch.tensor(v, requires_grad=True) for k, v in d.items()} for d in _twin_init()]
+    topt = torch_cls([t for d in ts for t in d.values()], foreach=False, **hyper)
+    for _ in range(steps):
+        topt.zero_grad()
+        _twin_loss(*ts).backward()
+        topt.step()
+    for ours, theirs in zip((first, second), ts, strict=True):
+        for k in ours:
+            np.testing.assert_allclose(
+                ours[k], theirs[k].detach().numpy(), rtol=1e-11, atol=1e-12, err_msg=k
+            )
+    assert len(opt.state) == 4 or not any(opt.state.values())  # one state per parameter
