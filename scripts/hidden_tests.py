@@ -44,7 +44,7 @@ def rewrite(path: Path) -> bool:
         if gid not in exercises or BEGIN_HIDDEN not in cell.source:
             continue
         body = hidden_block(gid, exercises[gid].target)
-        new = BLOCK.sub(lambda m: m.group(1) + body + m.group(2), cell.source)
+        new = BLOCK.sub(lambda m, body=body: m.group(1) + body + m.group(2), cell.source)
         if new != cell.source:
             cell.source, changed = new, True
     if changed:
