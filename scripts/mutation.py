@@ -8,7 +8,7 @@ and to run only that module's own test files, and its results are summed up:
     python scripts/mutation.py --all                  # every module listed in MODULES
     python scripts/mutation.py losses --keep /tmp/mut  # keep the copy (mutmut show/browse there)
 
-The score is killed / (killed + survived + timeout-free survivors ...); see ``score``.
+The score is killed / (killed + survived); a timed-out mutant counts as killed.
 A surviving mutant is listed with its diff; docs/mutation.md records the last run and
 which survivors are equivalent (no behaviour change). Slow: minutes per module on 2 cores,
 so `make mutation` runs it and CI does not.
