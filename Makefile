@@ -28,7 +28,7 @@ NPM_STAMP := node_modules/.package-lock.json
 export COURSEKIT_STATIC_WIDGETS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install install-dev lab workspace test lint unit nbval notebooks student links slides site html serve-site bench gpu lock clean
+.PHONY: help install install-dev lab workspace test lint unit nbval mutation notebooks student links slides site html serve-site bench gpu lock clean
 
 help:
 	@echo "make lab        install, build your workspace/ and open the course in JupyterLab"
@@ -40,6 +40,7 @@ help:
 	@echo "make site       the course website (offline) into site/; INSTRUCTOR=1: with solutions, into site-instructor/"
 	@echo "make html       notebooks as offline HTML pages into html/ (NB=notebooks/06_conv_arithmetic.ipynb for one)"
 	@echo "make bench      run the benchmarks"
+	@echo "make mutation   mutation testing of the core modules (slow; MODULES=\"losses optimizers\" for some)"
 	@echo "make gpu        on a CUDA machine: the GPU tests and the GPU benchmark (full sizes)"
 
 # $(call new_venv,FOLDER,EXTRAS): a fresh environment with coursekit and those extras.
@@ -91,6 +92,13 @@ nbval: install-dev
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider notebooks
 
 test: lint unit nbval
+
+# Mutation testing (mutmut), one module at a time against its own tests; slow (minutes
+# per module), so not part of `make test`. Results: benchmarks/results/mutation/,
+# the last run and the equivalent survivors: docs/mutation.md.
+MODULES ?=
+mutation: install-dev
+	$(DEV_BIN)/python scripts/mutation.py $(if $(MODULES),$(MODULES),--all)
 
 notebooks: install-dev
 	$(DEV_BIN)/python scripts/run_notebooks.py notebooks

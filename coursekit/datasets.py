@@ -573,12 +573,12 @@ def _ensure_archive(
 ) -> None:
     """Make sure ``archive`` exists with the right md5, downloading it if allowed."""
     if archive.exists():
-        if md5sum(archive) == md5:
+        if md5sum(archive) == md5.lower():  # md5sum is lower case; a checksum may not be
             return
         # a partial file from an interrupted older run, or a corrupt copy: never use it
         warnings.warn(
-            f"{archive} has the wrong checksum (incomplete or corrupt); it is deleted and "
-            "downloaded again",
+            f"{archive} has the wrong checksum (incomplete or corrupt); it is deleted"
+            + (" and downloaded again" if download else ""),
             stacklevel=3,
         )
         archive.unlink()

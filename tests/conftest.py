@@ -1,7 +1,17 @@
-"""Test-wide settings and the browser fixtures.
+"""Test-wide settings, the CI rules for skips and timeouts, and the browser fixtures.
 
 No display is needed (tests never need a GPU or the network). Plain helper
 functions shared by test modules live in tests/helpers.py.
+
+With ``CI=true`` (set by .ci/run, which installs Chromium, bubblewrap and npm),
+a skipped test is a failure: everything a test needs is there, so a skip can
+only hide a test that did not run. The one exception is a test marked ``gpu``,
+which stays skipped on a machine without CUDA; the summary says so once.
+
+Every test has a time limit (pytest-timeout, ``timeout`` in pyproject.toml) so a
+hung test fails with its name; the modules in ``LONG_TIMEOUTS`` legitimately
+take longer (a module fixture that grades a class or builds the website counts
+against the module's first test).
 """
 
 import os
@@ -9,8 +19,76 @@ import os
 # Before anything imports matplotlib.
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 from helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium  # noqa: E402
+
+IN_CI = os.environ.get("CI") == "true"
+
+# Seconds per test for the modules that need more than pyproject.toml's default.
+LONG_TIMEOUTS = {
+    "test_autograde.py": 900,  # grades a small class in the sandbox (module fixture)
+    "test_grading_hostile.py": 900,  # grades 20+ hostile submissions, some until their budget
+    "test_course_grading.py": 900,  # grades course notebooks; real nbgrader (300 s subprocess)
+    "test_site.py": 600,  # builds the Sphinx website of the whole course
+    "test_slides.py": 600,  # renders every notebook as a deck
+    "test_course_browser.py": 600,  # JupyterLab and Chromium run notebook 06
+    "test_browser.py": 600,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        seconds = LONG_TIMEOUTS.get(Path(str(item.fspath)).name)
+        if seconds is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(seconds))
+
+
+def _may_skip_in_ci(keywords) -> bool:
+    """Only GPU tests may skip under CI=true: CI machines have no CUDA."""
+    return "gpu" in keywords
+
+
+def _skip_reason(longrepr) -> str:
+    reason = (
+        str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    )
+    return reason.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if (
+        IN_CI
+        and rep.skipped
+        and not hasattr(rep, "wasxfail")
+        and not _may_skip_in_ci(item.keywords)
+    ):
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped under CI=true, where every non-GPU test must run: {_skip_reason(rep.longrepr)}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A whole module skipped at import (``pytest.importorskip``) fails under CI=true too."""
+    outcome = yield
+    rep = outcome.get_result()
+    if IN_CI and rep.skipped:
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped under CI=true, where every non-GPU test must run: {_skip_reason(rep.longrepr)}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    gpu = [
+        r for r in terminalreporter.stats.get("skipped", []) if "gpu" in getattr(r, "keywords", {})
+    ]
+    if gpu:
+        terminalreporter.write_line(
+            f"{len(gpu)} GPU test(s) skipped: no CUDA GPU here; run `make gpu` on a CUDA machine."
+        )
 
 
 @pytest.fixture(scope="module")

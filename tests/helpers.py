@@ -5,12 +5,13 @@ so test modules import this file directly; test modules never import each other.
 
 Two groups:
 
-* notebooks and folders: ``gid``, ``write``, ``tree_hash``;
+* notebooks and folders: ``course_notebook``, ``gid``, ``write``, ``tree_hash``;
 * JupyterLab in headless Chromium (Playwright): ``require_chromium``,
   ``isolated_env``, ``start_lab`` to serve a folder, then ``open_notebook``,
   ``run_all``, ``move_slider``, ``wait_for_text`` ... on a Playwright page.
   The ``browser`` and ``page`` fixtures live in tests/conftest.py;
-* PyTorch: ``broken_compile``, a stand-in for ``torch.compile``.
+* PyTorch: ``compile_calls``, a stand-in for ``torch.compile`` with its signature,
+  and ``broken_compiled_module``, what a broken compiler returns.
 
 Nothing here imports Playwright, so importing this module is cheap.
 """
@@ -34,6 +35,7 @@ from typing import Any
 import pytest
 
 from coursekit.distributed import free_port
+from coursekit.notebooks import course_notebooks
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,6 +48,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VENV_BIN = Path(sys.executable).parent
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # Every stderr output: tracebacks, and warnings too.
 STDERR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 
@@ -53,6 +56,18 @@ STDERR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.s
 # --------------------------------------------------------------------------- #
 # notebooks and folders
 # --------------------------------------------------------------------------- #
+def course_notebook(number: str, folder: Path = NOTEBOOKS) -> Path:
+    """The course notebook numbered ``number`` ("06"), found as coursekit finds them.
+
+    Renaming ``06_conv_arithmetic.ipynb`` keeps the tests on it; a missing or
+    doubled notebook fails the test (never a skip: a skip would hide it).
+    """
+    found = [p for p in course_notebooks(folder) if p.name.startswith(f"{number}_")]
+    if len(found) != 1:
+        pytest.fail(f"expected one course notebook {number}_*.ipynb in {folder}, found {found}")
+    return found[0]
+
+
 def gid(cell) -> str | None:
     """The nbgrader ``grade_id`` of a cell, or None for a cell without nbgrader metadata."""
     return cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -272,8 +287,32 @@ def count_stderr(page) -> int:
     return page.locator("[data-mime-type*='stderr']").count()
 
 
-def broken_compile(model, *args, **kwargs):
-    """Stand-in for ``torch.compile`` whose compiled module fails at its first call."""
+def compile_calls(monkeypatch, make_wrapper) -> list[dict[str, Any]]:
+    """Replace ``torch.compile`` by a stand-in with its exact signature; returns its calls.
+
+    Each call is bound to the real ``torch.compile``'s signature (a wrong keyword
+    or a second positional argument raises ``TypeError`` as the real one would)
+    and recorded as a dict of the arguments given, ``model`` included. The
+    stand-in returns ``make_wrapper(model)``.
+    """
+    import inspect
+
+    import torch
+
+    signature = inspect.signature(torch.compile)
+    calls: list[dict[str, Any]] = []
+
+    def stand_in(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        calls.append(dict(bound.arguments))
+        return make_wrapper(bound.arguments["model"])
+
+    monkeypatch.setattr(torch, "compile", stand_in)
+    return calls
+
+
+def broken_compiled_module(model):
+    """What a broken compiler's ``torch.compile(model)`` gives: a module failing at its first call."""
     from torch import nn  # imported here: most users of this module never need torch
 
     def fail(*a, **k):

@@ -236,6 +236,7 @@ def test_errors_name_the_argument(batch):
         BatchAugment(flip=1)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_generator_on_another_device_is_rejected(batch):
     with pytest.raises(ValueError, match="generator must live on the same device as x"):

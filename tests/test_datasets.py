@@ -12,9 +12,11 @@ import hashlib
 import io
 import pickle
 import re
+import shutil
 import struct
 import tarfile
 import threading
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -694,3 +696,94 @@ def test_image_datasets_reject_what_is_not_images_and_labels(X, y, error, match)
         ds.ImageTensorDataset(X, y)
     with pytest.raises(error, match=match):
         GpuLoader(X, y, batch_size=2, device="cpu")
+
+
+def test_an_upper_case_md5_is_the_same_checksum(tmp_path, server):
+    server.routes["/f.bin"] = (b"payload", None)
+    md5 = _md5(b"payload")
+    dest = tmp_path / "f.bin"
+    assert ds.download_and_verify(server.url + "/f.bin", dest, md5.upper(), progress=False) == dest
+    assert dest.read_bytes() == b"payload"
+    # A wrong one names the expected md5 as md5sum writes it.
+    wrong = _md5(b"other")
+    with pytest.raises(ds.ChecksumError, match=rf"expected md5 {wrong}, got {md5}"):
+        ds.download_and_verify(
+            server.url + "/f.bin", tmp_path / "g.bin", wrong.upper(), progress=False
+        )
+    assert _files_under(tmp_path) == ["f.bin"]
+
+
+def test_an_archive_on_disk_is_checked_against_an_upper_case_md5(tmp_path, server, monkeypatch):
+    archive = _cifar_archive(np.random.default_rng(9))
+    _serve_cifar(server, monkeypatch, archive)
+    ds.download_dataset("cifar10", root=tmp_path)
+    shutil.rmtree(tmp_path / "cifar-10-batches-py")
+    monkeypatch.setattr(tvd.CIFAR10, "tgz_md5", _md5(archive["tgz"]).upper())
+    # The archive is good: extracted again, neither deleted nor downloaded.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        splits = ds.load_dataset("cifar10", root=tmp_path, download=False, val_fraction=0.25)
+    _check_served(splits, archive, channels_last=True)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "cut", "missing"])
+def test_cifar10_batches_are_verified_in_place_and_re_extracted(
+    tmp_path, server, monkeypatch, damage
+):
+    archive = _cifar_archive(np.random.default_rng(6))
+    _serve_cifar(server, monkeypatch, archive)
+    first = ds.load_dataset("cifar10", root=tmp_path, val_fraction=0.25)
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    good = batch.read_bytes()
+    if damage == "corrupt":
+        # Same size, one byte changed: an image that is silently wrong, if not checked.
+        batch.write_bytes(good[:-10] + bytes([good[-10] ^ 0xFF]) + good[-9:])
+    elif damage == "cut":
+        batch.write_bytes(good[: len(good) // 2])
+    else:
+        batch.unlink()
+    again = ds.load_dataset("cifar10", root=tmp_path, val_fraction=0.25, download=False)
+    assert batch.read_bytes() == good  # re-extracted from the verified archive
+    _check_served(again, archive, channels_last=True)
+    np.testing.assert_array_equal(again.train[0], first.train[0])
+    assert len(server.requests) == 1  # from the archive on disk, not downloaded again
+    assert not [f for f in _files_under(tmp_path) if ".extract" in f]
+
+
+def test_cifar10_damaged_batches_and_no_archive_download_again(tmp_path, server, monkeypatch):
+    archive = _cifar_archive(np.random.default_rng(7))
+    _serve_cifar(server, monkeypatch, archive)
+    ds.download_dataset("cifar10", root=tmp_path)
+    (tmp_path / "cifar-10-python.tar.gz").unlink()
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(b"junk")
+    with pytest.raises(FileNotFoundError, match=r"call load_dataset\(\.\.\., download=True\)"):
+        ds.load_dataset("cifar10", root=tmp_path, download=False)
+    assert len(server.requests) == 1
+    splits = ds.load_dataset("cifar10", root=tmp_path, val_fraction=0.25)
+    assert len(server.requests) == 2
+    _check_served(splits, archive, channels_last=True)
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_corrupt_archive_with_download_false_is_deleted_and_never_used(
+    tmp_path, server, monkeypatch, name
+):
+    if name == "cifar10":
+        archive = _cifar_archive(np.random.default_rng(8))
+        _serve_cifar(server, monkeypatch, archive)
+        path, body = tmp_path / "cifar-10-python.tar.gz", archive["tgz"]
+    else:
+        archive = _mnist_archives(np.random.default_rng(8))
+        _serve_mnist(server, monkeypatch, archive)
+        body = archive["files"]["train-images-idx3-ubyte.gz"]
+        path = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body[:-100] + b"\0" * 100)  # right size, wrong bytes
+    with (
+        pytest.warns(UserWarning, match=r"wrong checksum .* deleted"),
+        pytest.raises(FileNotFoundError, match=rf"{re.escape(path.name)} not found"),
+    ):
+        ds.load_dataset(name, root=tmp_path, download=False)
+    assert not path.exists() and server.requests == []
+    assert not [f for f in _files_under(tmp_path) if "batches" in f or "ubyte" in f]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from helpers import broken_compile
+from helpers import broken_compiled_module, compile_calls
 
 from coursekit.augment import BatchAugment, train_transforms
 from coursekit.fast import (
@@ -231,8 +231,16 @@ def test_train_fast_uses_nesterov_sgd_and_no_decay_on_biases(monkeypatch):
 def test_train_fast_with_bf16_resident_data_on_cpu_casts_without_autocast():
     X, y = _toy_task(64)
     loader = GpuLoader(X, y, 32, device="cpu", dtype=torch.bfloat16)
-    hist = train_fast(_tiny_cnn(1, 2), loader, 1, 0.05, verbose=False)
+    model = _tiny_cnn(1, 2)
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    hist = train_fast(model, loader, 1, 0.05, verbose=False)
     assert np.isfinite(hist["train_loss"][0])
+    assert hist["amp_dtype"] is None  # no autocast on the CPU
+    # Every batch reached the float32 model as float32, holding the bf16 values unchanged.
+    assert len(seen) >= 2 and {x.dtype for x in seen} == {torch.float32}
+    for x in seen:
+        assert torch.equal(x, x.bfloat16().float())
 
 
 def test_train_fast_errors():
@@ -284,11 +292,12 @@ def test_measure_throughput_on_cpu_and_leaves_model_untouched():
 
 
 def test_measure_throughput_times_eager_mode_when_compiled_code_fails(monkeypatch, capsys):
-    monkeypatch.setattr(torch, "compile", broken_compile)
+    compiled = compile_calls(monkeypatch, broken_compiled_module)
     r = measure_throughput(
         _tiny_cnn(3, 10), (3, 8, 8), batch_size=8, steps=2, warmup=0, device="cpu", compile=True
     )
     assert r["compiled"] is False and r["images_per_s"] > 0
+    assert len(compiled) == 1 and compiled[0].keys() == {"model"}
     assert "torch.compile failed (RuntimeError); timing eager mode" in capsys.readouterr().out
 
 

@@ -1,5 +1,8 @@
 """Losses and their gradients against PyTorch autograd in float64."""
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -187,3 +190,128 @@ def test_errors_name_the_argument():
         L.zero_one_loss([0, 1], [0, 1, 1])
     with pytest.raises(TypeError, match="pred must hold real numbers"):
         L.mae(np.array(["a"]), np.array([1.0]))
+
+
+# Every error names the argument at fault, as the student typed it (mutation testing
+# showed that a swapped or missing name in any of these messages went unnoticed).
+TEXT = np.array(["a", "b"])
+GOOD = {
+    "zero_one_loss": ([0, 1], [0, 1]),
+    "mse": (np.zeros(2), np.zeros(2)),
+    "mse_grad": (np.zeros(2), np.zeros(2)),
+    "mae": (np.zeros(2), np.zeros(2)),
+    "mae_grad": (np.zeros(2), np.zeros(2)),
+    "binary_cross_entropy": (np.full(2, 0.5), np.zeros(2)),
+    "binary_cross_entropy_grad": (np.full(2, 0.5), np.zeros(2)),
+    "binary_cross_entropy_with_logits": (np.zeros(2), np.zeros(2)),
+    "binary_cross_entropy_with_logits_grad": (np.zeros(2), np.zeros(2)),
+}
+NAMES = {
+    "zero_one_loss": ("y_pred", "y_true"),
+    "mse": ("pred", "target"),
+    "mse_grad": ("pred", "target"),
+    "mae": ("pred", "target"),
+    "mae_grad": ("pred", "target"),
+    "binary_cross_entropy": ("p", "y"),
+    "binary_cross_entropy_grad": ("p", "y"),
+    "binary_cross_entropy_with_logits": ("z", "y"),
+    "binary_cross_entropy_with_logits_grad": ("z", "y"),
+}
+
+
+@pytest.mark.parametrize("fn", sorted(set(GOOD) - {"zero_one_loss"}))
+@pytest.mark.parametrize("position", [0, 1])
+def test_every_pair_function_names_its_bad_argument(fn, position):
+    args = list(GOOD[fn])
+    name = NAMES[fn][position]
+    args[position] = TEXT
+    with pytest.raises(TypeError, match=rf"^{name} must hold real numbers"):
+        getattr(L, fn)(*args)
+    args = list(GOOD[fn])
+    args[position] = np.zeros(3)
+    a, b = NAMES[fn]
+    with pytest.raises(ValueError, match=rf"^{a} and {b} must have the same shape"):
+        getattr(L, fn)(*args)
+    with pytest.raises(ValueError, match=rf"^{a} must not be empty, got shape \(0,\)"):
+        getattr(L, fn)(np.zeros(0), np.zeros(0))
+
+
+@pytest.mark.parametrize("fn", ["binary_cross_entropy", "binary_cross_entropy_grad"])
+def test_probabilities_outside_the_unit_interval_or_nan_are_named(fn):
+    f = getattr(L, fn)
+    # The first bad value is reported, not a boundary value before it.
+    with pytest.raises(ValueError, match=r"^p must hold values in \[0, 1\], got 1.5"):
+        f(np.array([0.0, 1.5]), np.zeros(2))
+    with pytest.raises(ValueError, match=r"^p must hold values in \[0, 1\], got -0.5"):
+        f(np.array([1.0, -0.5]), np.zeros(2))
+    with pytest.raises(ValueError, match=r"^p must hold values in \[0, 1\], got nan"):
+        f(np.array([0.5, np.nan]), np.zeros(2))
+    with pytest.raises(ValueError, match=r"^y must hold values in \[0, 1\], got 2.0"):
+        f(np.full(2, 0.5), np.array([1.0, 2.0]))
+    assert np.isfinite(f(np.array([0.0, 1.0]), np.array([0.0, 1.0]))).all()  # 0 and 1 are fine
+
+
+@pytest.mark.parametrize(
+    "fn", ["binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad"]
+)
+def test_targets_of_the_logit_losses_are_checked_and_named(fn):
+    with pytest.raises(ValueError, match=r"^y must hold values in \[0, 1\], got nan"):
+        getattr(L, fn)(np.zeros(2), np.array([0.0, np.nan]))
+
+
+def test_zero_one_loss_of_one_example_and_its_errors():
+    assert L.zero_one_loss([3], [3]) == 0.0 and L.zero_one_loss([3], [2]) == 1.0
+    with pytest.raises(ValueError, match=r"^y_pred must not be empty, got shape \(0,\)"):
+        L.zero_one_loss([], [])
+
+
+@pytest.mark.parametrize("fn", [L.softmax, L.log_softmax, L.logsumexp])
+def test_softmax_family_errors_and_a_single_entry_axis(fn):
+    with pytest.raises(TypeError, match=r"^x must hold real numbers"):
+        fn(TEXT)
+    with pytest.raises(
+        ValueError, match=r"^x must be an array with at least 1 axis, got the 0-D value 2.0"
+    ):
+        fn(2.0)
+    for axis in (True, 1.0, "0"):
+        with pytest.raises(TypeError, match=rf"^axis must be an int, got {re.escape(repr(axis))}"):
+            fn(np.zeros((2, 2)), axis=axis)
+    with pytest.raises(
+        ValueError,
+        match=r"^x must have at least one entry along axis 1 to reduce over, got shape \(2, 0\)",
+    ):
+        fn(np.zeros((2, 0)), axis=1)
+    one = fn(np.array([[3.0], [-1.0]]), axis=1)  # one entry: softmax 1, log-softmax 0, lse = x
+    expected = {L.softmax: [[1.0], [1.0]], L.log_softmax: [[0.0], [0.0]], L.logsumexp: [3.0, -1.0]}
+    np.testing.assert_allclose(one, expected[fn])
+
+
+def test_logsumexp_keeps_the_other_axes_of_length_one_and_warns_nothing():
+    x = np.array([[1.0, 2.0, 3.0]])  # shape (1, 3)
+    assert L.logsumexp(x, axis=1).shape == (1,)
+    assert L.logsumexp(x, axis=1, keepdims=True).shape == (1, 1)
+    with pytest.raises(TypeError, match=r"^keepdims must be a bool"):
+        L.logsumexp(x, keepdims=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log(0) of an all -inf row is no warning
+        assert L.logsumexp(np.full((1, 2), -np.inf)).tolist() == [-np.inf]
+        assert L.binary_cross_entropy(np.array([0.0]), np.array([0.0])) == 0.0
+
+
+def test_cross_entropy_input_errors_are_named():
+    with pytest.raises(TypeError, match=r"^logits must hold real numbers"):
+        L.cross_entropy(np.array([["a", "b"]]), np.array([0]))
+    for shape in [(0, 3), (2, 0)]:
+        with pytest.raises(
+            ValueError, match=r"^logits must have N >= 1 rows and K >= 1 classes, got shape"
+        ):
+            L.cross_entropy(np.zeros(shape), np.zeros(shape[0], dtype=int))
+    with pytest.raises(ValueError, match=r"^y must be 1-D \(N,\) of integer labels, got 2-D"):
+        L.cross_entropy(np.zeros((2, 3)), np.zeros((2, 1), dtype=int))
+    # One class: a valid (if pointless) problem whose loss is 0.
+    assert L.cross_entropy(np.array([[2.0], [-1.0]]), np.array([0, 0])) == 0.0
+
+
+def test_softmax_jacobian_names_s():
+    with pytest.raises(TypeError, match=r"^s must hold real numbers"):
+        L.softmax_jacobian(TEXT)

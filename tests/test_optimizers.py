@@ -188,3 +188,158 @@ def test_errors():
         ValueError, match=r"grad 'w' must have the parameter's shape \(2,\), got \(3,\)"
     ):
         bad.step()
+
+
+# Two layers of one shape whose parameters have the same names, as every Dense layer's
+# ("W", "b") do: each needs its own state (moments, buffers, step count).
+Y4 = torch.tensor(_RNG.standard_normal((16, 4)))
+
+
+def _twin_init():
+    rng = np.random.default_rng(2)
+    return [{"W": rng.standard_normal((4, 4)), "b": rng.standard_normal(4) * 0.1} for _ in "ab"]
+
+
+def _twin_loss(first, second):
+    h = torch.tanh(X @ first["W"].T + first["b"])
+    return ((h @ second["W"].T + second["b"] - Y4) ** 2).mean()
+
+
+@pytest.mark.parametrize(
+    "np_cls, torch_cls, hyper", CASES, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)]
+)
+def test_parameters_with_the_same_name_in_two_pairs_keep_their_own_state(np_cls, torch_cls, hyper):
+    steps = 30
+    first, second = _twin_init()
+    grads = [{k: np.zeros_like(v) for k, v in d.items()} for d in (first, second)]
+    opt = np_cls([(first, grads[0]), (second, grads[1])], **hyper)
+    for _ in range(steps):
+        ts = [
+            {k: torch.tensor(v, requires_grad=True) for k, v in d.items()} for d in (first, second)
+        ]
+        _twin_loss(*ts).backward()
+        for g, t in zip(grads, ts, strict=True):
+            for k in g:
+                g[k][...] = t[k].grad.numpy()
+        opt.step()
+
+    ts = [{k: torch.tensor(v, requires_grad=True) for k, v in d.items()} for d in _twin_init()]
+    topt = torch_cls([t for d in ts for t in d.values()], foreach=False, **hyper)
+    for _ in range(steps):
+        topt.zero_grad()
+        _twin_loss(*ts).backward()
+        topt.step()
+    for ours, theirs in zip((first, second), ts, strict=True):
+        for k in ours:
+            np.testing.assert_allclose(
+                ours[k], theirs[k].detach().numpy(), rtol=1e-11, atol=1e-12, err_msg=k
+            )
+    assert len(opt.state) == 4 or not any(opt.state.values())  # one state per parameter
+
+
+# Found by mutation testing (docs/mutation.md): hyper-parameter errors must name the
+# parameter; the defaults are torch's; exactly 1 is a weight decay and a momentum too.
+@pytest.mark.parametrize(
+    "cls, name",
+    [
+        (O.SGD, "momentum"), (O.SGD, "dampening"), (O.SGD, "weight_decay"),
+        (O.Adagrad, "lr_decay"), (O.Adagrad, "weight_decay"),
+        (O.Adagrad, "initial_accumulator_value"), (O.Adagrad, "eps"),
+        (O.RMSprop, "eps"), (O.RMSprop, "weight_decay"), (O.RMSprop, "momentum"),
+        (O.Adam, "eps"), (O.Adam, "weight_decay"), (O.AdamW, "eps"),
+    ],
+)  # fmt: skip
+def test_a_negative_hyper_parameter_is_named(cls, name):
+    p, g = {"w": np.ones(2)}, {"w": np.ones(2)}
+    kwargs = {"lr": 0.1} if cls is O.SGD else {}
+    with pytest.raises(ValueError, match=rf"^{name} must be a finite number >= 0, got -1"):
+        cls((p, g), **kwargs, **{name: -1.0})
+
+
+def test_bool_and_pair_arguments_are_named():
+    p, g = {"w": np.ones(2)}, {"w": np.ones(2)}
+    with pytest.raises(TypeError, match=r"^nesterov must be a bool"):
+        O.SGD((p, g), lr=0.1, nesterov=1)
+    with pytest.raises(TypeError, match=r"^centered must be a bool"):
+        O.RMSprop((p, g), centered="yes")
+    for betas in [0.9, (0.9,), (0.9, 0.99, 0.999)]:
+        with pytest.raises(TypeError, match=r"^betas must be a pair \(beta1, beta2\), got"):
+            O.Adam((p, g), betas=betas)
+    with pytest.raises(ValueError, match=r"^betas\[0\] must lie in \[0, 1\)"):
+        O.Adam((p, g), betas=(1.0, 0.9))
+    with pytest.raises(TypeError, match=r"^grad 'w' must hold real numbers"):
+        O.SGD(({"w": np.ones(2)}, {"w": np.array(["a", "b"])}), lr=0.1).step()
+
+
+def test_params_errors_say_what_is_wrong():
+    w = np.ones(2)
+    with pytest.raises(
+        TypeError, match=r"^params must be a list of \(param_dict, grad_dict\) pairs"
+    ):
+        O.SGD(3, lr=0.1)
+    with pytest.raises(
+        TypeError, match=r"^params\[0\] must be a \(param_dict, grad_dict\) pair, got"
+    ):
+        O.SGD([({"w": w},)], lr=0.1)
+    with pytest.raises(
+        TypeError, match=r"^params\[0\] must be a \(param_dict, grad_dict\) pair, got"
+    ):
+        O.SGD([{"w": w}], lr=0.1)
+    with pytest.raises(TypeError, match=r"^params\[0\] must hold two dicts, got \(dict, list\)"):
+        O.SGD([({"w": w}, [w])], lr=0.1)
+    with pytest.raises(TypeError, match=r"^params\[0\] must hold two dicts, got \(list, dict\)"):
+        O.SGD([([w], {"w": w})], lr=0.1)
+    with pytest.raises(
+        TypeError,
+        match=r"must be a floating-point np.ndarray \(updated in place\), got ndarray of dtype int64",
+    ):
+        O.SGD(({"w": np.ones(2, dtype=np.int64)}, {"w": w}), lr=0.1)
+    with pytest.raises(
+        TypeError, match=r"floating-point np.ndarray \(updated in place\), got list$"
+    ):
+        O.SGD(({"w": [1.0]}, {"w": w}), lr=0.1)
+    # A list of two pairs is two pairs, not one (param_dict, grad_dict) pair.
+    a, b = ({"w": np.ones(1)}, {"w": np.ones(1)}), ({"v": np.ones(1)}, {"v": np.ones(1)})
+    assert len(O.SGD([a, b], lr=0.1).pairs) == 2
+
+
+@pytest.mark.parametrize(
+    "np_cls, torch_cls", [(O.SGD, None), (O.Adagrad, torch.optim.Adagrad),
+                          (O.RMSprop, torch.optim.RMSprop), (O.Adam, torch.optim.Adam),
+                          (O.AdamW, torch.optim.AdamW)],
+)  # fmt: skip
+def test_defaults_are_torchs(np_cls, torch_cls):
+    if torch_cls is None:
+        return
+    p, g = {"w": np.ones(2)}, {"w": np.ones(2)}
+    ours = np_cls((p, g))
+    theirs = torch_cls([torch.zeros(2, requires_grad=True)]).defaults
+    for key in ("lr", "eps", "weight_decay", "momentum", "lr_decay", "initial_accumulator_value"):
+        if key in theirs:
+            assert getattr(ours, key) == theirs[key], key
+
+
+@pytest.mark.parametrize(
+    "np_cls, torch_cls, hyper",
+    [
+        (O.SGD, torch.optim.SGD, {"lr": 0.01, "weight_decay": 1.0}),
+        (O.SGD, torch.optim.SGD, {"lr": 0.01, "momentum": 1.0}),
+        (O.Adagrad, torch.optim.Adagrad, {"lr": 0.1, "weight_decay": 1.0}),
+        (O.RMSprop, torch.optim.RMSprop, {"lr": 0.001, "weight_decay": 1.0}),
+        (O.Adam, torch.optim.Adam, {"lr": 0.01, "weight_decay": 1.0}),
+    ],
+)
+def test_a_weight_decay_or_momentum_of_exactly_one_counts(np_cls, torch_cls, hyper):
+    ours = _run_numpy(np_cls, hyper)
+    theirs = _run_torch(torch_cls, hyper)
+    for k in ours:
+        np.testing.assert_allclose(ours[k], theirs[k], rtol=1e-9, atol=1e-10, err_msg=k)
+
+
+def test_lerp_switches_formula_at_one_half_like_torch():
+    # With start = 1e16 and end = 1 the two formulas round differently.
+    for weight in (0.5, 1.0, 0.25):
+        start, end = np.array([1e16]), np.array([1.0])
+        expected = torch.lerp(torch.tensor(start), torch.tensor(end), weight).numpy()
+        O._lerp_(start, end, weight)
+        assert start[0] == expected[0], weight

@@ -61,13 +61,54 @@ def test_pinned_versions_satisfy_the_lower_bounds():
             if "==" in line
         )
     )
-    for req in project["dependencies"]:
+    declared = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        declared += extra
+    for req in declared:
         r = Requirement(req)
         assert r.specifier.contains(lock[_name(req)], prereleases=True), (req, lock[_name(req)])
 
 
-def test_ci_runs_the_readme_test_command():
+def _commands(script: str) -> list[str]:
+    """The shell commands of ``script``: no comments, no blank lines, one per line."""
+    out = []
+    for line in script.splitlines():
+        code = re.sub(r"(^|\s)#.*$", "", line).strip()
+        if code:
+            out.append(code)
+    return out
+
+
+def _readme_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in readme and "make test" in ci
-    assert "make lab" in readme
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    return [c for block in blocks for c in _commands(block)]
+
+
+def test_commands_ignore_comments():
+    assert _commands("# make test\n  #make test\nmake lint  # then make test\n") == ["make lint"]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = _readme_commands()
+    assert "make test" in readme and "make lab" in readme
+    ci = _commands((ROOT / ".ci" / "run").read_text())
+    # Run as a command, last, after CI=true is exported, by a script that stops at the first error.
+    assert ci[-1] == "make test", ci[-3:]
+    assert ci.index("export CI=true") < len(ci) - 1
+    assert "set -euo pipefail" in ci[:2]
+    assert not any(re.match(r"(exit|return)\b", c) for c in ci[:-1] if "||" not in c)
+
+
+def test_ci_installs_what_the_tests_look_for():
+    from helpers import CHROMIUM
+
+    ci = "\n".join(_commands((ROOT / ".ci" / "run").read_text()))
+    # A failed install fails the run, at the path the browser tests use.
+    assert f"[ -x {CHROMIUM} ] || {{ echo" in ci and "exit 1; }" in ci
+    assert "command -v bwrap" in ci and "command -v npm" in ci
+
+
+def test_make_test_is_lint_unit_and_nbval():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test: lint unit nbval$", makefile, flags=re.M)

@@ -20,9 +20,44 @@ def test_best_time_is_the_minimum_over_repeats_after_warmup():
     assert 0.01 <= t < 0.02
 
 
-def test_synchronize_accepts_cpu_and_none():
-    synchronize(None)
+def _record_synchronize(monkeypatch) -> list:
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda d=None: calls.append(("cuda", d)))
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append(("mps", None)))
+    return calls
+
+
+def test_synchronize_waits_for_the_device_it_is_given(monkeypatch):
+    import torch
+
+    calls = _record_synchronize(monkeypatch)
+    assert synchronize(None) is None
     synchronize("cpu")
+    synchronize(torch.device("cpu"))
+    assert calls == []  # nothing to wait for on the CPU
+    synchronize("cuda:1")
+    synchronize(torch.device("cuda", 0))
+    synchronize("mps")
+    assert calls == [
+        ("cuda", torch.device("cuda", 1)),
+        ("cuda", torch.device("cuda", 0)),
+        ("mps", None),
+    ]
+    with pytest.raises(RuntimeError):
+        synchronize("not-a-device")
+
+
+def test_best_time_synchronises_before_and_after_each_timed_call(monkeypatch):
+    calls = _record_synchronize(monkeypatch)
+    order = []
+    best_time(lambda: order.append(len(calls)), repeats=3, warmup=2, device="cuda")
+    # Warm-up calls are not synchronised; each timed call sits between two waits.
+    assert order == [0, 0, 1, 3, 5] and len(calls) == 6
+    calls.clear()
+    best_time(lambda: None, repeats=2, device="cpu")
+    assert calls == []
 
 
 @pytest.mark.parametrize(

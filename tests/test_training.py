@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from helpers import broken_compile
+from helpers import broken_compiled_module, compile_calls
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -310,28 +310,34 @@ def test_fit_trains_through_the_compiled_module(monkeypatch):
             calls.append(len(x))
             return self.inner(x)
 
-    monkeypatch.setattr(torch, "compile", lambda model, *a, **k: Counting(model))
+    compiled = compile_calls(monkeypatch, Counting)
     x, y = blobs(64)
     model = small_mlp()
     hist = fit(model, loader(x, y), loader(x, y), epochs=2, compile=True, **FIT)
     assert hist.compiled is True
+    # Once, on the model itself, with torch.compile's defaults (no mode, backend, fullgraph).
+    assert len(compiled) == 1 and compiled[0].keys() == {"model"}
+    assert compiled[0]["model"] is model
     assert sum(calls) == 2 * 64  # every training example of both epochs; validation is eager
     assert History.from_dict(hist.as_dict()).compiled is True
     assert fit(small_mlp(), loader(x, y), epochs=1, compile=None, **FIT).compiled is False  # CPU
+    assert fit(small_mlp(), loader(x, y), epochs=1, compile=False, **FIT).compiled is False
+    assert len(compiled) == 1  # neither called torch.compile
 
 
 def test_fit_falls_back_to_eager_when_compiled_code_fails(monkeypatch, capsys):
-    monkeypatch.setattr(torch, "compile", broken_compile)
+    compiled = compile_calls(monkeypatch, broken_compiled_module)
     x, y = blobs(64)
     hist = fit(small_mlp(), loader(x, y), epochs=2, compile=True, **FIT)
     assert hist.compiled is False and hist.epochs == 2
+    assert len(compiled) == 1 and compiled[0].keys() == {"model"}
     assert "falling back to eager mode" in capsys.readouterr().out
 
 
 def test_a_compiled_step_raises_errors_after_its_first_call(monkeypatch):
     calls = []
 
-    def flaky_compile(model, *a, **k):
+    def flaky_module(model):
         def forward(x):
             calls.append(len(x))
             if len(calls) > 1:
@@ -342,7 +348,7 @@ def test_a_compiled_step_raises_errors_after_its_first_call(monkeypatch):
         wrapper.forward = forward
         return wrapper
 
-    monkeypatch.setattr(torch, "compile", flaky_compile)
+    compile_calls(monkeypatch, flaky_module)
     x, y = blobs(64)
     with pytest.raises(RuntimeError, match="a real error in the second batch"):
         fit(small_mlp(), loader(x, y, batch_size=32), epochs=1, compile=True, **FIT)
@@ -352,8 +358,27 @@ def test_a_compiled_step_raises_errors_after_its_first_call(monkeypatch):
 def test_fit_casts_low_precision_inputs_when_autocast_is_off():
     # A bf16-resident data set (GpuLoader's default on a GPU) with a float32 model.
     x, y = blobs(64)
-    hist = fit(small_mlp(), loader(x.bfloat16(), y), loader(x.bfloat16(), y), epochs=2, **FIT)
-    assert np.isfinite(hist.train_loss).all() and np.isfinite(hist.val_loss).all()
+    model = small_mlp()
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].dtype))
+    hist = fit(model, loader(x.bfloat16(), y), loader(x.bfloat16(), y), epochs=2, **FIT)
+    # The model's dtype, every batch (training and validation), not the data's.
+    assert seen and set(seen) == {torch.float32}
+    # Exactly as if the bf16 values had come in float32: a cast, nothing else.
+    x32 = x.bfloat16().float()
+    same = fit(small_mlp(), loader(x32, y), loader(x32, y), epochs=2, **FIT)
+    assert hist.train_loss == same.train_loss and hist.val_loss == same.val_loss
+    assert hist.val_acc == same.val_acc
+
+
+def test_fit_casts_inputs_to_a_float64_model():
+    x, y = blobs(64)
+    model = small_mlp().double()
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].dtype))
+    hist = fit(model, loader(x, y), loader(x, y), epochs=1, **FIT)
+    assert seen and set(seen) == {torch.float64}
+    assert np.isfinite(hist.train_loss).all()
 
 
 def test_loss_sums_avoid_float64_on_mps():

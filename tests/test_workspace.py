@@ -135,3 +135,113 @@ def test_workspace_argument_errors_and_cli(course, tmp_path, capsys):
     assert cli.main(["workspace", "--source", str(src), "--dest", str(ws)]) == 0
     assert "2 added" in capsys.readouterr().out
     assert {p.name: sha(p) for p in src.glob("*.ipynb")} == before
+
+
+# --------------------------------------------------------------------------- #
+# a missing or corrupt manifest: no record means "maybe edited", never "untouched"
+# --------------------------------------------------------------------------- #
+BROKEN_MANIFESTS = {
+    "deleted": None,
+    "empty": "",
+    "not json": "{notebooks: ",
+    "a list": "[]",
+    "notebooks is a list": '{"notebooks": ["01_sample.ipynb"]}',
+    "a number for a hash": '{"notebooks": {"01_sample.ipynb": 5, "02_other.ipynb": 5}}',
+    "no record": '{"notebooks": {}}',
+    "a directory": "DIR",
+}
+
+
+def break_manifest(ws: Path, how: str) -> None:
+    path = ws / MANIFEST
+    path.unlink()
+    text = BROKEN_MANIFESTS[how]
+    if text == "DIR":
+        path.mkdir()
+    elif text is not None:
+        path.write_text(text)
+
+
+def _cases(names):
+    return list(names)
+
+
+@pytest.mark.parametrize("how", _cases(BROKEN_MANIFESTS))
+def test_without_a_manifest_record_an_edited_notebook_is_never_overwritten(course, how):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    edit_student(ws / "01_sample.ipynb")
+    mine = sha(ws / "01_sample.ipynb")
+    untouched = sha(ws / "02_other.ipynb")
+    break_manifest(ws, how)
+    edit_source(src / "01_sample.ipynb", "Erratum fixed.")
+    edit_source(src / "02_other.ipynb", "Erratum fixed.")
+    if how == "a directory":
+        with pytest.raises(IsADirectoryError):
+            update_workspace(src, ws, today=DAY, quiet=True)
+        assert sha(ws / "01_sample.ipynb") == mine and sha(ws / "02_other.ipynb") == untouched
+        return
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    # Both go beside: without a record, an untouched notebook cannot be told from an edited one.
+    assert report.kept == {
+        "01_sample.ipynb": "01_sample.updated-20250314.ipynb",
+        "02_other.ipynb": "02_other.updated-20250314.ipynb",
+    }
+    assert not report.updated and not report.added
+    assert sha(ws / "01_sample.ipynb") == mine and sha(ws / "02_other.ipynb") == untouched
+    assert "Erratum fixed." in (ws / "01_sample.updated-20250314.ipynb").read_text()
+    # The manifest is whole again: it records what was released, so a next update
+    # that finds the notebooks as released sees them as unchanged.
+    recorded = json.loads((ws / MANIFEST).read_text())["notebooks"]
+    assert recorded == {n: sha(ws / f"{Path(n).stem}.updated-20250314.ipynb") for n in recorded}
+    assert sorted(recorded) == ["01_sample.ipynb", "02_other.ipynb"]
+
+
+@pytest.mark.parametrize("how", _cases(h for h in BROKEN_MANIFESTS if h != "a directory"))
+def test_without_a_manifest_record_identical_notebooks_stay_unchanged(course, how):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    snapshot = {p.name: sha(p) for p in ws.glob("*.ipynb")}
+    break_manifest(ws, how)
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.unchanged == ["01_sample.ipynb", "02_other.ipynb"] and not report.kept
+    assert {p.name: sha(p) for p in ws.glob("*.ipynb")} == snapshot
+    assert json.loads((ws / MANIFEST).read_text())["notebooks"] == snapshot
+
+
+def test_a_notebook_the_manifest_never_recorded_is_not_overwritten(course):
+    # The student made 01_sample.ipynb before the first install (or copied one in).
+    src, ws = course
+    ws.mkdir()
+    (ws / "01_sample.ipynb").write_text("my own notes")
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert (ws / "01_sample.ipynb").read_text() == "my own notes"
+    assert report.kept == {"01_sample.ipynb": "01_sample.updated-20250314.ipynb"}
+    assert report.added == ["02_other.ipynb"]
+
+
+def test_a_record_under_another_name_does_not_count(course):
+    # 02_other.ipynb's record must not vouch for 01_sample.ipynb.
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    edit_student(ws / "01_sample.ipynb")
+    mine = sha(ws / "01_sample.ipynb")
+    (ws / MANIFEST).write_text(json.dumps({"notebooks": {"02_other.ipynb": mine}}))
+    edit_source(src / "01_sample.ipynb", "Erratum fixed.")
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert sha(ws / "01_sample.ipynb") == mine
+    assert report.kept == {"01_sample.ipynb": "01_sample.updated-20250314.ipynb"}
+
+
+def test_an_edited_notebook_with_a_record_of_an_older_release_is_kept(course):
+    # The record says what was installed; an edit since then is the student's.
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    edit_source(src / "01_sample.ipynb", "Release 2.")
+    update_workspace(src, ws, today=DAY, quiet=True)  # untouched: updated to release 2
+    assert "Release 2." in (ws / "01_sample.ipynb").read_text()
+    edit_student(ws / "01_sample.ipynb")
+    mine = sha(ws / "01_sample.ipynb")
+    edit_source(src / "01_sample.ipynb", "Release 3.")
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert sha(ws / "01_sample.ipynb") == mine and "01_sample.ipynb" in report.kept

@@ -63,6 +63,8 @@ def _load_manifest(dest: Path) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     notebooks = data.get("notebooks", {}) if isinstance(data, dict) else {}
+    if not isinstance(notebooks, dict):  # a damaged manifest records nothing
+        return {}
     return {k: v for k, v in notebooks.items() if isinstance(k, str) and isinstance(v, str)}
 
 
