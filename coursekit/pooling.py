@@ -74,6 +74,8 @@ def maxpool2d_forward(
     """
     x, kernel, stride, padding, (ho, wo) = _pool_args(x, kernel_size, stride, padding)
     n, c = x.shape[:2]
+    if stride == kernel and padding == (0, 0):
+        return _maxpool_tiles_forward(x, kernel, (ho, wo))
     xp = _pad(x, padding, value=-np.inf)
     win = _windows(xp, kernel, (ho, wo), stride, (1, 1))
     cols = win.reshape(n, c, kernel[0] * kernel[1], ho, wo)
@@ -125,6 +127,8 @@ def maxpool2d_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     -------
     dx : ndarray of shape (N, C, H, W)
     """
+    if isinstance(cache[0], str):  # "tiles": the fast path of the forward pass
+        return _maxpool_tiles_backward(dout, cache)
     idx, x_shape, kernel, stride, padding = cache
     n, c, h, w = x_shape
     ho, wo = idx.shape[3:]
@@ -134,6 +138,43 @@ def maxpool2d_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     np.put_along_axis(dcols, idx, dout[:, :, None], axis=2)
     dwin = dcols.reshape(n, c, kernel[0], kernel[1], ho, wo)
     return _scatter_windows(dwin, (h, w), stride, padding, (1, 1))
+
+
+def _maxpool_tiles_forward(x: np.ndarray, kernel: Pair, out_hw: Pair) -> tuple[np.ndarray, tuple]:
+    """Max pooling whose windows tile the input (stride = kernel, no padding): the common case.
+
+    One strided view per position in the window (kh * kw of them, each of the
+    output's shape): the maximum is kh * kw - 1 element-wise ``np.maximum`` calls
+    and the backward pass writes each view once, with no window array built.
+    The gradient goes to the first maximum in row-major window order, or to the
+    last NaN, as in torch.
+    """
+    (kh, kw), (ho, wo) = kernel, out_hw
+    views = [x[:, :, i : ho * kh : kh, j : wo * kw : kw] for i in range(kh) for j in range(kw)]
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    idx = np.zeros(out.shape, dtype=np.int16)
+    for k in range(len(views) - 1, 0, -1):  # the first maximum wins
+        idx[views[k] == out] = k
+    idx[views[0] == out] = 0
+    nan = np.isnan(out)
+    if nan.any():
+        for k, view in enumerate(views):  # the last NaN wins
+            idx[np.isnan(view) & nan] = k
+    return out, ("tiles", idx, x.shape, kernel)
+
+
+def _maxpool_tiles_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    _, idx, (n, c, h, w), (kh, kw) = cache
+    ho, wo = idx.shape[2:]
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, (n, c, ho, wo), "dout")
+    dx = np.zeros((n, c, h, w), dtype=dout.dtype)
+    for k in range(kh * kw):
+        i, j = divmod(k, kw)
+        dx[:, :, i : ho * kh : kh, j : wo * kw : kw] = np.where(idx == k, dout, 0)
+    return dx
 
 
 def avgpool2d_forward(

@@ -152,3 +152,20 @@ def test_maxpool_with_nan_routes_the_gradient_like_torch():
     ref_out, ref_dx = _maxpool_torch(x, 3, 2, 1)
     np.testing.assert_array_equal(out, ref_out)
     np.testing.assert_array_equal(dx, ref_dx)
+
+
+@pytest.mark.parametrize("kernel", [(2, 2), (3, 2), (1, 3)])
+def test_tiling_windows_fast_path_matches_torch_with_ties_and_nans(kernel):
+    """stride = kernel, no padding: the fast path; ties, NaNs and uncovered edges as torch."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-2, 3, size=(2, 3, 7, 8)).astype(np.float64)  # many ties
+    x[0, 1, 2, 3] = np.nan
+    x[1, 2, 0, 0] = x[1, 2, 0, 1] = np.nan
+    out, cache = maxpool2d_forward(x, kernel)
+    assert cache[0] == "tiles"
+    xt = torch.tensor(x, requires_grad=True)
+    ref = torch.nn.functional.max_pool2d(xt, kernel)
+    np.testing.assert_array_equal(out, ref.detach().numpy())
+    dout = rng.normal(size=out.shape)
+    ref.backward(torch.tensor(dout))
+    np.testing.assert_array_equal(maxpool2d_backward(dout, cache), xt.grad.numpy())
