@@ -49,3 +49,12 @@ def test_make_lab_uses_the_learners_environment_and_make_test_the_tools():
     assert " install" in recipe("workspace") and "install-dev" not in recipe("workspace")
     for target in ("lint", "unit", "nbval"):
         assert "install-dev" in recipe(target) and "$(DEV_BIN)" in recipe(target), target
+
+
+def test_readme_sizes_come_from_the_record():
+    import json
+
+    record = json.loads((ROOT / "benchmarks" / "results" / "student_env.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    for key in ("learner_venv_gib", "learner_torch_cuda_triton_gib", "tools_venv_gib"):
+        assert f"{record[key]} GiB" in readme, key
