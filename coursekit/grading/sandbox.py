@@ -410,7 +410,8 @@ def _sandbox_env() -> dict[str, str]:
 
 
 def _command(sandbox: bool, fd: int, forbid: Sequence[str], stubs: Path) -> list[str]:
-    harness = [sys.executable, "-I", "-m", "coursekit.grading.harness", str(fd)]
+    # -B: no bytecode written into the package, also without the sandbox
+    harness = [sys.executable, "-I", "-B", "-m", "coursekit.grading.harness", str(fd)]
     if not sandbox:
         return harness
     args = [check_sandbox(), *_base_args()]
