@@ -30,9 +30,12 @@ zero-argument functions (``def n_params(): ...``) for the same reason: a bare
 ``raise NotImplementedError()`` at the top level of a cell would stop the
 notebook.
 
-``strict`` holds the comparisons for HIDDEN tests. Student code runs in the
-same process as the tests, so it can replace ``np.allclose`` or return an
-object whose ``__eq__`` always says True. ``strict`` checks exact types first
+``strict`` holds comparisons for hidden tests written inline in a notebook
+(courses other than this one; the course's hidden tests are exercise specs in
+``coursekit.grading.exercises``, judged outside the student's process by
+``coursekit grade``). Inline hidden tests run in the student's process, so
+the student's code can replace ``np.allclose`` or return an object whose
+``__eq__`` always says True. ``strict`` checks exact types first
 and compares with functions captured when this module was imported, never
 calling a method of the student's object. (Code running in the same process
 can in principle patch anything; these checks close the common loopholes.)
