@@ -31,8 +31,17 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 # widgets a run left (none in the course: outputs are stored with static widgets
 # and without progress bars, which would reopen stuck at 0%; see coursekit.training).
 _KEEP_NB_METADATA = {"kernelspec", "language_info", "celltoolbar", "title", "widgets"}
-# Cell metadata we keep: tags (nbval, papermill), slides, nbgrader, editable flags.
-_KEEP_CELL_METADATA = {"tags", "slideshow", "nbgrader", "editable", "deletable", "jupyter"}
+# Cell metadata we keep: tags (nbval, papermill), slides, nbgrader, editable flags,
+# and "coursekit" (the course's own notes: why a cell's output is not compared).
+_KEEP_CELL_METADATA = {
+    "tags",
+    "slideshow",
+    "nbgrader",
+    "editable",
+    "deletable",
+    "jupyter",
+    "coursekit",
+}
 
 
 @dataclass

@@ -118,14 +118,44 @@ def test_exercises_are_in_nbgrader_format(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
-def test_nbval_markers_are_ones_nbval_recognises(path):
-    # nbval only honours a marker alone on its comment line; "# NBVAL_IGNORE_OUTPUT
-    # (why)" is silently compared. Ignoring output is the exception, so say why on
-    # the next line and assert the key result instead.
+def test_no_tool_comments_in_code(path):
+    # Students read the code: nbval and formatter markers live in cell tags and
+    # configuration, not in comments (`# NBVAL_IGNORE_OUTPUT`, `# fmt: skip`).
     for i, cell in enumerate(_read(path).cells):
+        if cell.cell_type != "code":
+            continue
         for line in cell.source.splitlines():
-            if "NBVAL_" in line and line.lstrip().startswith("#"):
-                assert re.fullmatch(r"\s*#\s*NBVAL_[A-Z_]+\s*", line), f"cell {i}: {line!r}"
+            assert not re.search(r"#\s*(NBVAL_|fmt:\s*(skip|off|on)|noqa)", line), (
+                f"cell {i}: tool comment {line!r}; use a cell tag or configuration"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_uncompared_cells_say_why_and_assert_their_result(path):
+    # Ignoring a cell's output is the exception: the cell is tagged
+    # nbval-ignore-output, says why in its metadata ("coursekit": {"uncompared":
+    # "..."}), and asserts its key result itself, so a wrong result still fails.
+    for i, cell in enumerate(_read(path).cells):
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.get("tags", [])
+        reason = cell.metadata.get("coursekit", {}).get("uncompared")
+        if "nbval-ignore-output" not in tags:
+            assert reason is None, f"cell {i}: a reason for an output that is compared"
+            continue
+        assert isinstance(reason, str) and len(reason) > 10, f"cell {i}: say why it is uncompared"
+        assert re.search(r"^\s*(assert|if CHECK_RESULTS:)", cell.source, re.M), (
+            f"cell {i}: output not compared and nothing asserted"
+        )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_parameters_cell_has_check_results(path):
+    # The full-mode smoke test (tiny data, one epoch) turns the accuracy checks off
+    # with this one parameter, and only there.
+    params = [c for c in _read(path).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    assert re.search(r"^CHECK_RESULTS = True\b", params[0].source, re.M)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
