@@ -40,6 +40,7 @@ __all__ = [
     "plot_history",
     "plot_decision_boundary",
     "plot_loss_surface",
+    "plot_trajectory_panels",
     "plot_1d_descent",
     "show_images",
     "plot_image",
@@ -413,6 +414,77 @@ def plot_loss_surface(
     ax.set_title(title if title is not None else getattr(surface, "name", "loss surface"))
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right")
+    return fig
+
+
+def _path_summary(f: Callable[[Any, Any], Any], path: np.ndarray) -> str:
+    """'loss a -> b' from the first to the last finite point of a (T, 2) path."""
+    finite = path[np.all(np.isfinite(path), axis=1)]
+    if not len(finite):
+        return "no finite point"
+    start, end = float(f(*finite[0])), float(f(*finite[-1]))
+    text = f"loss {start:.3g} \N{RIGHTWARDS ARROW} {end:.3g}"
+    if len(finite) < len(path):
+        text += f" (overflow after step {len(finite) - 1})"
+    return text
+
+
+@course_style()
+def plot_trajectory_panels(
+    surface: Any,
+    trajectories: Mapping[str, Any],
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+    levels: int = 30,
+    log_scale: bool = True,
+    panel_size: tuple[float, float] = (3.6, 3.0),
+    title: str | None = None,
+) -> Figure:
+    """One contour panel per trajectory, side by side on the same window.
+
+    Each panel is drawn by :func:`plot_loss_surface` with a single trajectory
+    and titled with its label and the loss at its first and last finite
+    points, so runs that differ in one setting (e.g. the learning rate) can be
+    compared at a glance.
+
+    Parameters
+    ----------
+    surface : coursekit.surfaces.Surface or callable
+        As for :func:`plot_loss_surface`.
+    trajectories : dict of str -> ndarray of shape (T, 2)
+        Label -> iterates, one panel each, in this order. Rows after an
+        overflow may be inf or NaN (the title says after which step).
+    xlim, ylim : (float, float), optional
+        The window of every panel; required when ``surface`` is a plain function.
+    levels, log_scale
+        As for :func:`plot_loss_surface`.
+    panel_size : (float, float)
+        Width and height of one panel, in inches.
+    title : str, optional
+        A title above all panels.
+
+    Returns
+    -------
+    Figure
+    """
+    trajectories = dict(trajectories)
+    if not trajectories:
+        raise ValueError("trajectories must hold at least one trajectory, got none")
+    f = getattr(surface, "f", surface)
+    w, h = panel_size
+    fig, axes = plt.subplots(
+        1, len(trajectories), figsize=(w * len(trajectories), h), squeeze=False
+    )
+    for ax, (label, traj) in zip(axes[0], trajectories.items(), strict=True):
+        plot_loss_surface(surface, {label: traj}, xlim, ylim, levels, log_scale, ax=ax)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        path = np.asarray(_to_numpy(traj), dtype=np.float64)
+        ax.set_title(f"{label}\n{_path_summary(f, path)}")
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    if title:
+        fig.suptitle(title)
     return fig
 
 

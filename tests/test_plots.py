@@ -181,6 +181,36 @@ def test_plot_loss_surface_errors():
         plots.plot_loss_surface(3.0, xlim=(-1, 1), ylim=(-1, 1))
 
 
+def test_plot_trajectory_panels_one_panel_per_run_titled_with_its_losses():
+    from coursekit.surfaces import quadratic
+
+    s = quadratic(5.0)
+    trajs = {
+        "slow": np.array([[-4.0, 2.0], [-3.0, 1.0]]),
+        "fast": np.array([[-4.0, 2.0], [0.0, 0.0]]),
+        "overflow": np.array([[-4.0, 2.0], [8.0, -4.0], [np.inf, np.nan]]),
+    }
+    fig = plots.plot_trajectory_panels(s, trajs, title="three runs")
+    assert len(fig.axes) == 3 and fig.get_suptitle() == "three runs"
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "slow\nloss 18 \u2192 7"
+    assert titles[1] == "fast\nloss 18 \u2192 0"
+    assert titles[2] == "overflow\nloss 18 \u2192 72 (overflow after step 1)"
+    for ax, path in zip(fig.axes, trajs.values(), strict=True):
+        # The run's own line (after the minimum's marker) holds its finite points.
+        np.testing.assert_array_equal(ax.lines[-1].get_xydata()[:2], path[:2])
+        assert ax.get_legend() is None and ax.get_xlim() == s.xlim
+        assert "theta_1" in ax.get_xlabel()
+    assert "theta_2" in fig.axes[0].get_ylabel() and fig.axes[1].get_ylabel() == ""
+
+
+def test_plot_trajectory_panels_errors():
+    with pytest.raises(ValueError, match="at least one trajectory"):
+        plots.plot_trajectory_panels(_bowl, {}, xlim=(-1, 1), ylim=(-1, 1))
+    with pytest.raises(ValueError, match="xlim and ylim are required"):
+        plots.plot_trajectory_panels(_bowl, {"a": np.zeros((2, 2))})
+
+
 def test_plot_1d_descent():
     traj = np.array([4.0, 2.0, 1.0, 0.5])
     fig = plots.plot_1d_descent(lambda x: x**2, traj)
