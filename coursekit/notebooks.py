@@ -80,6 +80,7 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
             continue
+        cell.outputs = _coalesce_streams(cell.outputs)
         if cell.get("execution_count") is not None:
             count += 1
             cell.execution_count = count
@@ -91,6 +92,28 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:03d}"
     return nb
+
+
+def _coalesce_streams(outputs: list) -> list:
+    """Join consecutive outputs of the same stream into one.
+
+    A kernel may send one ``print`` in several messages, depending on timing;
+    joined, a cell's stored output is the same from run to run (nbval joins
+    them the same way before it compares).
+    """
+    joined: list = []
+    for out in outputs:
+        prev = joined[-1] if joined else None
+        if (
+            prev is not None
+            and out.get("output_type") == "stream"
+            and prev.get("output_type") == "stream"
+            and out.get("name") == prev.get("name")
+        ):
+            prev["text"] = prev.get("text", "") + out.get("text", "")
+        else:
+            joined.append(out)
+    return joined
 
 
 def _language_info(stored: object) -> dict:

@@ -183,3 +183,21 @@ def test_stored_outputs_are_what_a_student_first_sees(path):
     # JupyterLab writes the kernel's language_info on opening; equal, the notebook stays clean.
     info = nb.metadata["language_info"]
     assert {"codemirror_mode", "file_extension", "mimetype", "version"} <= set(info), info
+
+
+def test_normalise_joins_a_stream_split_into_several_messages():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('a'); print('b')", execution_count=7)
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="w\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="c\n"),
+    ]
+    nb.cells = [cell]
+    out = normalise(nb).cells[0].outputs
+    assert [(o.name, o.text) for o in out] == [
+        ("stdout", "a\nb\n"),
+        ("stderr", "w\n"),
+        ("stdout", "c\n"),
+    ]
