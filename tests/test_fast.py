@@ -344,15 +344,18 @@ def test_speedup_ladder_on_cpu_runs_the_cpu_rows_and_names_the_skipped_ones():
         "resident data + batched augmentation",
         "+ channels_last",
         "+ bf16 autocast",
+        "fp16 autocast + grad scaler",
         "+ torch.compile",
+        "+ batch 32",
     ]
     assert rows[0]["speedup"] == 1.0
-    for r in rows[:3]:
+    for r in rows[:3] + rows[6:]:
         assert r["images_per_s"] > 0 and r["skipped"] is None
         assert r["speedup"] == pytest.approx(r["images_per_s"] / rows[0]["images_per_s"])
     assert rows[3] == {"step": "+ bf16 autocast", "images_per_s": None, "speedup": None,
                        "skipped": "needs CUDA"}  # fmt: skip
-    assert rows[4]["images_per_s"] is None and rows[4]["skipped"] == "needs CUDA and Triton"
+    assert rows[4]["images_per_s"] is None and rows[4]["skipped"] == "needs CUDA"
+    assert rows[5]["images_per_s"] is None and rows[5]["skipped"] == "needs CUDA and Triton"
 
     table = format_ladder(rows, macs_per_image=1e6).splitlines()
     assert table[0].split() == ["step", "images/s", "speed-up", "TFLOP/s"]
@@ -360,6 +363,16 @@ def test_speedup_ladder_on_cpu_runs_the_cpu_rows_and_names_the_skipped_ones():
     assert table[2].split()[-3:] == [f"{ips:,.0f}", f"{rows[1]['speedup']:.2f}x",
                                      f"{6e6 * ips / 1e12:.3f}"]  # fmt: skip
     assert table[4].endswith("skipped (needs CUDA)")
+
+
+def test_speedup_ladder_wants_a_larger_batch():
+    with pytest.raises(ValueError, match="batch_factor must be >= 2, got 1"):
+        speedup_ladder(_tiny_cnn(3, 10), (3, 8, 8), batch_size=2, device="cpu", batch_factor=1)
+
+
+def test_float16_throughput_needs_cuda():
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        measure_throughput(_tiny_cnn(), (3, 8, 8), batch_size=2, steps=1, device="cpu", fp16=True)
 
 
 def test_throughput_errors():
