@@ -10,6 +10,7 @@ from coursekit.augment import BatchAugment, train_transforms
 from coursekit.fast import (
     GpuLoader,
     achieved_tflops,
+    copy_bandwidth,
     evaluate_fast,
     format_ladder,
     measure_throughput,
@@ -368,6 +369,20 @@ def test_speedup_ladder_on_cpu_runs_the_cpu_rows_and_names_the_skipped_ones():
 def test_speedup_ladder_wants_a_larger_batch():
     with pytest.raises(ValueError, match="batch_factor must be >= 2, got 1"):
         speedup_ladder(_tiny_cnn(3, 10), (3, 8, 8), batch_size=2, device="cpu", batch_factor=1)
+
+
+def test_copy_bandwidth_on_cpu_says_what_it_cannot_measure():
+    rows = copy_bandwidth("cpu", batch_shape=(2, 3, 4, 4), repeats=1)
+    assert [r["copy"] for r in rows] == ["pageable", "pinned", "pinned, non_blocking"]
+    for r in rows:
+        assert r["gb_per_s"] is None and r["ms"] is None
+        assert r["skipped"] == "cpu: no host-to-device bus, and pinned memory needs CUDA"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_copy_bandwidth_on_cuda_measures_every_copy():
+    rows = copy_bandwidth("cuda", batch_shape=(64, 3, 32, 32), repeats=2)
+    assert all(r["gb_per_s"] > 0 and r["skipped"] is None for r in rows)
 
 
 def test_float16_throughput_needs_cuda():
