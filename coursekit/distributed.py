@@ -128,12 +128,14 @@ def _load_data(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor]:
     if args.synthetic:
         return synthetic_data(args.limit or 512, seed=args.seed)
     try:
-        from coursekit.datasets import load_digits
+        from coursekit.datasets import load_digits, normalization_stats
     except ImportError as exc:
         raise RuntimeError("coursekit.datasets is not available; run with --synthetic") from exc
     # Same seed on every rank, so every rank sees the same split.
     splits = load_digits(source="mnist5k", seed=args.seed, limit=args.limit)
     X, y = splits.train
+    mean, std = normalization_stats(X)  # per channel, as notebook 09's GpuLoader does
+    X = (X - mean.reshape(1, -1, 1, 1)) / std.reshape(1, -1, 1, 1)
     return torch.from_numpy(np.asarray(X, dtype=np.float32)), torch.from_numpy(np.asarray(y))
 
 
