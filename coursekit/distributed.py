@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="per process")
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--limit", type=int, default=None, help="use at most this many images")
-    p.add_argument("--model", choices=["mlp", "lenet"], default="lenet")
+    p.add_argument("--model", choices=["mlp", "lenet"], default="mlp")
     p.add_argument("--hidden", type=int, default=64, help="hidden width of the MLP")
     p.add_argument(
         "--synthetic",
