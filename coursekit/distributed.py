@@ -43,7 +43,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
@@ -129,12 +128,14 @@ def _load_data(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor]:
     if args.synthetic:
         return synthetic_data(args.limit or 512, seed=args.seed)
     try:
-        from coursekit.datasets import load_digits
+        from coursekit.datasets import load_digits, normalization_stats
     except ImportError as exc:
         raise RuntimeError("coursekit.datasets is not available; run with --synthetic") from exc
     # Same seed on every rank, so every rank sees the same split.
     splits = load_digits(source="mnist5k", seed=args.seed, limit=args.limit)
     X, y = splits.train
+    mean, std = normalization_stats(X)  # per channel, as notebook 09's GpuLoader does
+    X = (X - mean.reshape(1, -1, 1, 1)) / std.reshape(1, -1, 1, 1)
     return torch.from_numpy(np.asarray(X, dtype=np.float32)), torch.from_numpy(np.asarray(y))
 
 
@@ -183,7 +184,28 @@ def _setup(backend: str | None, timeout: float) -> tuple[int, int, int, torch.de
     return rank, world, local_rank, device, backend
 
 
+class _EpochLoader:
+    """A DataLoader with a DistributedSampler that reshuffles every epoch by itself.
+
+    ``fit`` iterates over its loader once per epoch and knows nothing of
+    samplers; without ``set_epoch`` every epoch would repeat the same shuffle.
+    """
+
+    def __init__(self, loader: DataLoader, sampler: DistributedSampler) -> None:
+        self.loader, self.sampler, self.epoch = loader, sampler, 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        self.sampler.set_epoch(self.epoch)
+        self.epoch += 1
+        return iter(self.loader)
+
+
 def _train(args: argparse.Namespace, rank: int, world: int, device: torch.device) -> dict[str, Any]:
+    from coursekit.fast import train_fast
+
     torch.manual_seed(args.seed)  # identical on every rank: same model, same init
     X, y = _load_data(args)
     num_classes = int(y.max()) + 1
@@ -202,35 +224,22 @@ def _train(args: argparse.Namespace, rank: int, world: int, device: torch.device
     ddp = DistributedDataParallel(
         model, device_ids=[device.index] if device.type == "cuda" else None
     )
-    # Gradients are averaged over ranks, so the effective batch is world x batch_size.
-    opt = torch.optim.SGD(ddp.parameters(), lr=args.lr, momentum=0.9)
-
-    losses: list[float] = []
-    steps = 0
+    # The training loop is notebook 09's fast recipe (coursekit.fast.train_fast, which
+    # runs coursekit.training.fit). DDP all-reduces the gradients inside backward(), so
+    # the effective batch is world x batch_size. Only rank 0 prints; its losses are
+    # those of its own shard.
     t0 = time.perf_counter()
-    for epoch in range(args.epochs):
-        sampler.set_epoch(epoch)  # without it every epoch repeats the same shuffle
-        ddp.train()
-        total = torch.zeros(2, device=device)  # (sum of losses, examples) on this rank
-        for xb, yb in loader:
-            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(ddp(xb), yb)
-            loss.backward()  # DDP all-reduces the gradients here
-            opt.step()
-            total[0] += loss.detach() * len(yb)
-            total[1] += len(yb)
-            steps += 1
-        dist.all_reduce(total)  # sum over ranks: the epoch's mean loss on all the data
-        mean_loss = float(total[0] / total[1])
-        losses.append(mean_loss)
-        if rank == 0:
-            print(f"epoch {epoch + 1}/{args.epochs}  loss {mean_loss:.4f}", flush=True)
+    hist = train_fast(
+        ddp, _EpochLoader(loader, sampler), epochs=args.epochs, lr=args.lr, device=device,
+        compile=False, verbose=rank == 0,
+    )  # fmt: skip
+    losses = torch.tensor(hist["train_loss"], dtype=torch.float64)
+    dist.all_reduce(losses)  # equal shards: the mean over ranks is the epoch's mean loss
     return {
         "model": model,
         "initial_sha256": initial,
-        "losses": losses,
-        "steps": steps,
+        "losses": (losses / world).tolist(),
+        "steps": args.epochs * len(loader),
         "seconds": time.perf_counter() - t0,
         "examples_per_rank": len(sampler),
     }

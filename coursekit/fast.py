@@ -60,6 +60,7 @@ __all__ = [
     "plain_loop_throughput",
     "speedup_ladder",
     "format_ladder",
+    "copy_bandwidth",
     "achieved_tflops",
     "peak_tflops",
     "PEAK_TFLOPS",
@@ -451,6 +452,20 @@ def evaluate_fast(
 # --------------------------------------------------------------------------- #
 # throughput
 # --------------------------------------------------------------------------- #
+class _Float16Step(_TrainStep):
+    """``_TrainStep`` under float16 autocast, whatever the device's default dtype."""
+
+    def _run(
+        self, fn: Callable, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16):
+            out = fn(x)
+            loss = self.loss_fn(out, y)
+        self.scaler.scale(loss).backward()  # scaled up, so small gradients stay above zero
+        return out, loss
+
+
 def _make_optimizer(model: nn.Module, optimizer: str) -> torch.optim.Optimizer:
     if optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
@@ -559,6 +574,7 @@ def measure_throughput(
     optimizer: str = "sgd",
     augment: BatchAugment | Callable | None = None,
     repeats: int = 1,
+    fp16: bool = False,
 ) -> dict[str, Any]:
     """Training throughput of ``model`` on synthetic data already on the device.
 
@@ -590,6 +606,11 @@ def measure_throughput(
     repeats : int
         Time ``repeats`` runs of ``steps`` steps and report the median run
         (GPU clocks and the host add noise; the spread of the runs shows it).
+    fp16 : bool
+        Autocast to float16 instead of the device's default (bf16) with an
+        active ``torch.amp.GradScaler``: float16's small range makes small
+        gradients underflow, so the loss is scaled up before ``backward`` and
+        a step whose scaled gradients overflowed is skipped. CUDA only.
 
     Returns
     -------
@@ -608,14 +629,20 @@ def measure_throughput(
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be callable (e.g. BatchAugment) or None, got {augment!r}")
     device = _resolve_device(device)
-    use_amp = _resolve_amp(amp, device)
+    check_bool(fp16, "fp16")
+    if fp16 and device.type != "cuda":
+        raise ValueError(f"fp16 needs a CUDA device, got {str(device)!r}")
+    use_amp = fp16 or _resolve_amp(amp, device)
     cl = use_channels_last(device) if channels_last is None else channels_last
 
     net = prepare_model(copy.deepcopy(model), device, channels_last=cl)
     net.train()
     num_classes = _num_outputs(net, shape, device)
     opt = _make_optimizer(net, optimizer)
-    scaler = make_grad_scaler(device, enabled=use_amp)
+    if fp16:
+        scaler = torch.amp.GradScaler("cuda")
+    else:
+        scaler = make_grad_scaler(device, enabled=use_amp)
 
     gen = torch.Generator(device="cpu").manual_seed(0)
     x = torch.randn(batch_size, *shape, generator=gen).to(device)
@@ -624,7 +651,8 @@ def measure_throughput(
         x = x.contiguous(memory_format=torch.channels_last)
     aug_gen = _device_generator(device, 0)
 
-    step = _TrainStep(
+    step_class = _Float16Step if fp16 else _TrainStep
+    step = step_class(
         net, compile, opt, scaler, F.cross_entropy, device, use_amp, "timing eager mode"
     )
 
@@ -639,9 +667,11 @@ def measure_throughput(
     # With compile, the first (untimed) call is where compilation happens or fails.
     first_calls = max(warmup, 1) if step.compiled else warmup
     times = _timed_steps(run_step, steps, first_calls, device, repeats)
+    dtype = torch.float16 if fp16 else (amp_dtype(device) if use_amp else torch.float32)
+    dtype_name = str(dtype).replace("torch.", "")
     return _report(
         times, device, batch_size, steps, warmup, repeats, optimizer,
-        dtype=str(amp_dtype(device) if use_amp else torch.float32).replace("torch.", ""),
+        dtype=dtype_name,
         channels_last=cl, compiled=step.compiled, loop="resident",
     )  # fmt: skip
 
@@ -752,11 +782,12 @@ def speedup_ladder(
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     augment: BatchAugment | Callable | None = None,
     repeats: int = 1,
+    batch_factor: int = 4,
 ) -> list[dict[str, Any]]:
     """Training throughput as the fast path's changes are added one at a time.
 
     Every row trains on augmented data (crop and flip), so each row does the
-    same work and differs from the row above in one change only:
+    same work per image and differs from the row it builds on in one change:
 
     1. ``tutorial loop``: ``plain_loop_throughput`` with ``transform`` run per
        image in ``num_workers`` DataLoader workers, float32;
@@ -764,7 +795,10 @@ def speedup_ladder(
        and ``augment`` transforms the whole batch there;
     3. ``+ channels_last``;
     4. ``+ bf16 autocast`` (only where ``amp_dtype(device)`` is not None: CUDA);
-    5. ``+ torch.compile`` (only where ``compile_available(device)``).
+    5. ``fp16 autocast + grad scaler``: row 4 with float16 instead of bfloat16
+       and an active gradient scaler, for comparison (CUDA only);
+    6. ``+ torch.compile``: row 4 compiled (only where ``compile_available(device)``);
+    7. ``+ batch B``: the last row that ran, with ``batch_factor`` times the batch.
 
     Parameters
     ----------
@@ -785,6 +819,8 @@ def speedup_ladder(
         Batch augmentation of the other rows; default crop (4 pixels) and flip.
     repeats : int
         Timed runs per row; each row reports its median run.
+    batch_factor : int
+        How much larger the batch of the last row is (>= 2).
 
     Returns
     -------
@@ -795,59 +831,118 @@ def speedup_ladder(
     from coursekit.augment import train_transforms
 
     device = _resolve_device(device)
+    batch_factor = check_positive_int(batch_factor, "batch_factor")
+    if batch_factor < 2:
+        raise ValueError(f"batch_factor must be >= 2, got {batch_factor}")
     if transform is None:
         # Uniform uint8 pixels scaled to [0, 1]: mean 1/2, std sqrt((256^2 - 1) / 12) / 255.
         transform = train_transforms("cifar10", mean=(0.5,) * 3, std=(0.2898,) * 3)
     if augment is None:
         augment = BatchAugment(flip=True, crop_padding=4)
-    kw = dict(
-        input_shape=input_shape,
-        batch_size=batch_size,
-        steps=steps,
-        warmup=warmup,
-        device=device,
-        repeats=repeats,
-    )
-    resident = dict(kw, augment=augment)
+    kw = dict(input_shape=input_shape, steps=steps, warmup=warmup, device=device, repeats=repeats)
     no_amp = amp_dtype(device) is None
-    plan: list[tuple[str, Callable[[], dict] | None, str | None]] = [
+    no_compile = not compile_available(device)
+    fp32_cl = dict(amp=False, channels_last=True)
+    bf16_cl = dict(channels_last=True)
+    # (name, settings of measure_throughput, reason to skip); the first row is the tutorial's
+    plan: list[tuple[str, dict[str, Any] | None, str | None]] = [
+        (f"tutorial loop ({num_workers} workers)", None, None),
+        ("resident data + batched augmentation", dict(amp=False, channels_last=False), None),
+        ("+ channels_last", fp32_cl, None),
+        ("+ bf16 autocast", bf16_cl, "needs CUDA" if no_amp else None),
         (
-            f"tutorial loop ({num_workers} workers)",
-            lambda: plain_loop_throughput(
-                model, **kw, num_workers=num_workers, transform=transform
-            ),
-            None,
-        ),
-        (
-            "resident data + batched augmentation",
-            lambda: measure_throughput(model, **resident, amp=False, channels_last=False),
-            None,
-        ),
-        (
-            "+ channels_last",
-            lambda: measure_throughput(model, **resident, amp=False, channels_last=True),
-            None,
-        ),
-        (
-            "+ bf16 autocast",
-            None if no_amp else lambda: measure_throughput(model, **resident, channels_last=True),
-            "needs CUDA" if no_amp else None,
+            "fp16 autocast + grad scaler",
+            dict(bf16_cl, fp16=True),
+            "needs CUDA" if device.type != "cuda" else None,
         ),
         (
             "+ torch.compile",
-            lambda: measure_throughput(model, **resident, channels_last=True, compile=True),
-            None if compile_available(device) else "needs CUDA and Triton",
+            dict(bf16_cl, compile=True),
+            "needs CUDA and Triton" if no_compile else None,
         ),
     ]
     rows: list[dict[str, Any]] = []
     base = None
-    for name, run, skipped in plan:
-        if skipped is not None or run is None:
+    last_run: dict[str, Any] = fp32_cl
+    for name, settings, skipped in plan:
+        if skipped is not None:
             rows.append({"step": name, "images_per_s": None, "speedup": None, "skipped": skipped})
             continue
-        ips = run()["images_per_s"]
+        if settings is None:
+            result = plain_loop_throughput(
+                model, **kw, batch_size=batch_size, num_workers=num_workers, transform=transform
+            )
+        else:
+            result = measure_throughput(
+                model, **kw, batch_size=batch_size, augment=augment, **settings
+            )
+            if not settings.get("fp16"):
+                last_run = settings
+        ips = result["images_per_s"]
         base = base or ips
         rows.append({"step": name, "images_per_s": ips, "speedup": ips / base, "skipped": None})
+    big = batch_factor * batch_size
+    ips = measure_throughput(model, **kw, batch_size=big, augment=augment, **last_run)[
+        "images_per_s"
+    ]
+    rows.append(
+        {"step": f"+ batch {big}", "images_per_s": ips, "speedup": ips / base, "skipped": None}
+    )
+    return rows
+
+
+def copy_bandwidth(
+    device: str | torch.device | None = None,
+    batch_shape: tuple[int, ...] = (512, 3, 32, 32),
+    repeats: int = 20,
+) -> list[dict[str, Any]]:
+    """Host-to-device copy speed of one float32 batch: pageable, pinned, pinned + non_blocking.
+
+    A tensor in ordinary (pageable) host memory is first copied by the driver
+    into a pinned (page-locked) staging buffer, then over the bus; a tensor
+    that is already pinned skips the first copy, and only a pinned source lets
+    ``.to(device, non_blocking=True)`` return before the copy has finished, so
+    that the CPU can queue the next kernels meanwhile (``DataLoader(...,
+    pin_memory=True)`` does the pinning). Each copy is timed with the device
+    synchronised, best of ``repeats``.
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+    batch_shape : tuple of int
+        Shape of the float32 batch copied.
+    repeats : int
+
+    Returns
+    -------
+    rows : list of dict
+        ``copy`` (name), ``gb_per_s`` (None where it cannot be measured),
+        ``ms`` (per batch), ``skipped`` (the reason, or None). Without CUDA
+        there is no bus between host and device to measure: every row is
+        skipped.
+    """
+    device = _resolve_device(device)
+    shape = _check_input_shape(batch_shape)
+    repeats = check_positive_int(repeats, "repeats")
+    names = ("pageable", "pinned", "pinned, non_blocking")
+    if device.type != "cuda":
+        reason = f"{device.type}: no host-to-device bus, and pinned memory needs CUDA"
+        return [{"copy": n, "gb_per_s": None, "ms": None, "skipped": reason} for n in names]
+    host = torch.randn(shape)
+    pinned = host.pin_memory()
+    rows = []
+    for name, src, non_blocking in zip(
+        names, (host, pinned, pinned), (False, False, True), strict=True
+    ):
+        best = math.inf
+        for _ in range(repeats + 1):  # the first copy is a warm-up
+            synchronize(device)
+            t0 = time.perf_counter()
+            src.to(device, non_blocking=non_blocking)
+            synchronize(device)
+            best = min(best, time.perf_counter() - t0)
+        gb = host.numel() * host.element_size() / 1e9
+        rows.append({"copy": name, "gb_per_s": gb / best, "ms": 1e3 * best, "skipped": None})
     return rows
 
 

@@ -32,7 +32,7 @@ def test_torchrun_two_ranks_end_with_identical_changed_weights(tmp_path):
         "--nproc_per_node=2", f"--master_port={free_port()}",
         "-m", "coursekit.distributed",
         "--backend", "gloo", "--synthetic", "--limit", "256", "--epochs", "2",
-        "--batch-size", "32", "--hidden", "16", "--out", str(out),
+        "--batch-size", "32", "--model", "mlp", "--hidden", "16", "--out", str(out),
     ]  # fmt: skip
     proc = subprocess.run(
         cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120
@@ -52,7 +52,7 @@ def test_torchrun_two_ranks_end_with_identical_changed_weights(tmp_path):
     assert r0["sha256"] == r1["sha256"]
     assert r0["param_sum"] == r1["param_sum"]
     assert r0["sha256"] != r0["initial_sha256"]
-    assert r0["losses"] == r1["losses"]  # all-reduced epoch losses
+    assert r0["losses"] == r1["losses"]  # the epoch losses, averaged over the ranks
 
     # The saved state_dict is rank 0's final model, and it differs from a fresh init.
     state = torch.load(out / "model.pt", weights_only=True)
@@ -73,9 +73,22 @@ def test_single_process_without_torchrun(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LOCAL_RANK", "0")
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    import coursekit.fast
+
+    calls = []
+    train_fast = coursekit.fast.train_fast
+
+    def spy(model, loader, **kw):
+        calls.append((model, kw))
+        return train_fast(model, loader, **kw)
+
+    monkeypatch.setattr(coursekit.fast, "train_fast", spy)
     args = ["--backend", "gloo", "--synthetic", "--limit", "128", "--epochs", "3",
-            "--batch-size", "32", "--lr", "0.1", "--out", str(tmp_path)]  # fmt: skip
+            "--batch-size", "32", "--lr", "0.1", "--model", "mlp", "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
+    # the training loop is notebook 09's recipe (train_fast, i.e. training.fit) on the DDP model
+    ((model, kw),) = calls
+    assert isinstance(model, torch.nn.parallel.DistributedDataParallel) and kw["epochs"] == 3
     assert not torch.distributed.is_initialized()  # destroyed in finally
     rec = json.loads((tmp_path / "rank0.json").read_text())
     assert rec["world_size"] == 1 and rec["steps"] == 12

@@ -10,6 +10,7 @@ from coursekit.augment import BatchAugment, train_transforms
 from coursekit.fast import (
     GpuLoader,
     achieved_tflops,
+    copy_bandwidth,
     evaluate_fast,
     format_ladder,
     measure_throughput,
@@ -344,15 +345,18 @@ def test_speedup_ladder_on_cpu_runs_the_cpu_rows_and_names_the_skipped_ones():
         "resident data + batched augmentation",
         "+ channels_last",
         "+ bf16 autocast",
+        "fp16 autocast + grad scaler",
         "+ torch.compile",
+        "+ batch 32",
     ]
     assert rows[0]["speedup"] == 1.0
-    for r in rows[:3]:
+    for r in rows[:3] + rows[6:]:
         assert r["images_per_s"] > 0 and r["skipped"] is None
         assert r["speedup"] == pytest.approx(r["images_per_s"] / rows[0]["images_per_s"])
     assert rows[3] == {"step": "+ bf16 autocast", "images_per_s": None, "speedup": None,
                        "skipped": "needs CUDA"}  # fmt: skip
-    assert rows[4]["images_per_s"] is None and rows[4]["skipped"] == "needs CUDA and Triton"
+    assert rows[4]["images_per_s"] is None and rows[4]["skipped"] == "needs CUDA"
+    assert rows[5]["images_per_s"] is None and rows[5]["skipped"] == "needs CUDA and Triton"
 
     table = format_ladder(rows, macs_per_image=1e6).splitlines()
     assert table[0].split() == ["step", "images/s", "speed-up", "TFLOP/s"]
@@ -360,6 +364,30 @@ def test_speedup_ladder_on_cpu_runs_the_cpu_rows_and_names_the_skipped_ones():
     assert table[2].split()[-3:] == [f"{ips:,.0f}", f"{rows[1]['speedup']:.2f}x",
                                      f"{6e6 * ips / 1e12:.3f}"]  # fmt: skip
     assert table[4].endswith("skipped (needs CUDA)")
+
+
+def test_speedup_ladder_wants_a_larger_batch():
+    with pytest.raises(ValueError, match="batch_factor must be >= 2, got 1"):
+        speedup_ladder(_tiny_cnn(3, 10), (3, 8, 8), batch_size=2, device="cpu", batch_factor=1)
+
+
+def test_copy_bandwidth_on_cpu_says_what_it_cannot_measure():
+    rows = copy_bandwidth("cpu", batch_shape=(2, 3, 4, 4), repeats=1)
+    assert [r["copy"] for r in rows] == ["pageable", "pinned", "pinned, non_blocking"]
+    for r in rows:
+        assert r["gb_per_s"] is None and r["ms"] is None
+        assert r["skipped"] == "cpu: no host-to-device bus, and pinned memory needs CUDA"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_copy_bandwidth_on_cuda_measures_every_copy():
+    rows = copy_bandwidth("cuda", batch_shape=(64, 3, 32, 32), repeats=2)
+    assert all(r["gb_per_s"] > 0 and r["skipped"] is None for r in rows)
+
+
+def test_float16_throughput_needs_cuda():
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        measure_throughput(_tiny_cnn(), (3, 8, 8), batch_size=2, steps=1, device="cpu", fp16=True)
 
 
 def test_throughput_errors():
@@ -376,8 +404,8 @@ def test_throughput_errors():
 
 
 def test_achieved_tflops_formula():
-    # ResNet-20: 40.8M MACs/image at 10,000 images/s -> 2 * 3 * 40.8e6 * 1e4 = 2.448 TFLOP/s
-    assert achieved_tflops(40.8e6, 10_000) == pytest.approx(2.448)
+    # ResNet-20: 40.55M MACs/image at 10,000 images/s -> 2 * 3 * 40.55e6 * 1e4 = 2.433 TFLOP/s
+    assert achieved_tflops(40.55e6, 10_000) == pytest.approx(2.433)
     assert achieved_tflops(1e6, 1e6, training_factor=1) == pytest.approx(2.0)
     with pytest.raises(ValueError, match="macs_per_image must be a finite number > 0"):
         achieved_tflops(0, 100)

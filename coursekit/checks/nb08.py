@@ -176,20 +176,20 @@ def check_chain_gradient(fn: Callable) -> CheckResult:
     -------
     CheckResult
     """
-    small = np.full(20, 0.5)
     rng = np.random.default_rng(3)
+    small = rng.normal(0.0, 0.1, size=20)  # a freshly initialised branch: w ~ N(0, 0.1^2)
     mixed = rng.uniform(-0.3, 0.3, size=12)
     cases = [
         Case(
             args=(small, False),
             expected=_chain_reference(small, False),
-            name="20 plain layers with w = 0.5",
+            name="20 plain layers, w ~ N(0, 0.1^2)",
             hint="the chain rule multiplies the local derivatives: dy/dx = w_1 w_2 ... w_L",
         ),
         Case(
             args=(small, True),
             expected=_chain_reference(small, True),
-            name="20 residual layers with w = 0.5",
+            name="20 residual layers, w ~ N(0, 0.1^2)",
             hint="each residual layer h + w h has derivative 1 + w",
         ),
         Case(
