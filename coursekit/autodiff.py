@@ -147,9 +147,10 @@ class Value:
     def backward(self) -> None:
         """Fill ``.grad`` of every node in the graph with d self / d node."""
         order = topo_order(self)
-        # The classic engine bug: each _backward *adds* to .grad (a node used twice
-        # must sum both contributions), so without this reset a second call to
-        # backward() would add the gradients again and double them.
+        # Each _backward *adds* to .grad (a node used twice must sum both
+        # contributions). This engine resets first, so a second call to backward()
+        # gives the same gradients; PyTorch instead keeps adding across calls, on
+        # purpose, and leaves the reset to optimizer.zero_grad().
         for node in order:
             node.grad = 0.0
         self.grad = 1.0

@@ -210,9 +210,29 @@ def test_numerical_gradient_that_does_not_restore_x_fails(capsys):
             grad[i] = (fp - f(x)) / (2 * h)
         return grad
 
-    with pytest.raises(AssertionError, match="numerical_gradient"):
+    with pytest.raises(AssertionError, match=r"case 1 \(sum of cubes"):
         nb03.check_numerical_gradient(no_restore)
-    assert "item" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # The gradient is right: the feedback is about x, not about the formula.
+    assert "x was changed by your function" in out and "set x[i] = old" in out
+    assert "one-sided" not in out and "gradient entries differ" not in out
+
+
+def test_one_sided_difference_feedback_is_about_the_formula_not_x(capsys):
+    def forward_difference(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        f0 = f(x)
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            x[i] = old + h
+            grad[i] = (f(x) - f0) / h
+            x[i] = old
+        return grad
+
+    with pytest.raises(AssertionError):
+        nb03.check_numerical_gradient(forward_difference)
+    out = capsys.readouterr().out
+    assert "gradient entries differ" in out and "x was changed" not in out
 
 
 def test_numerical_gradient_ignoring_h_fails_on_the_h_case(capsys):

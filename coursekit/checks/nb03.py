@@ -233,10 +233,49 @@ def _grad_and_restored_input(fn: Callable) -> Callable:
     return run
 
 
+def _numgrad_compare(got: Any, expected: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Compare (gradient, x after the call); the message says which of the two is wrong.
+
+    Raises ``AssertionError`` with a problem and the advice that fits it: an ``x``
+    that was not restored gets advice about restoring, a wrong gradient about the
+    formula, so a student is never pointed at the wrong half of the exercise.
+    """
+    grad_expected, x_expected = expected
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise AssertionError(f"expected the gradient, got {type(got).__name__}")
+    grad, x_after = got
+    if not np.array_equal(x_after, x_expected):
+        bad = np.argwhere(x_after != x_expected)[0]
+        idx = tuple(int(i) for i in bad)
+        raise AssertionError(
+            f"x was changed by your function: x{list(idx)} is {float(x_after[idx])!r} after the "
+            f"call, was {float(x_expected[idx])!r}. Save old = x[i] before perturbing x[i] and set "
+            f"x[i] = old afterwards (adding and subtracting h does not always give old "
+            f"back exactly in floating point)"
+        )
+    if not isinstance(grad, np.ndarray) or grad.shape != grad_expected.shape:
+        shape = grad.shape if isinstance(grad, np.ndarray) else type(grad).__name__
+        raise AssertionError(
+            f"the gradient must be an array of x's shape {grad_expected.shape}, got {shape}: "
+            f"loop over every index of x with np.ndindex(x.shape)"
+        )
+    bad = ~np.isclose(grad, grad_expected, rtol=1e-7, atol=1e-9)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{int(bad.sum())} of {bad.size} gradient entries differ; first at index {idx}: "
+            f"expected {float(grad_expected[idx])!r}, got {float(grad[idx])!r}. Use the centred difference "
+            f"(f(x + h e_i) - f(x - h e_i)) / (2 h) with the h you are given; a one-sided "
+            f"difference (f(x + h e_i) - f(x)) / h is only accurate to O(h)"
+        )
+    return True
+
+
 def check_numerical_gradient(fn: Callable) -> CheckResult:
     """Check ``numerical_gradient(f, x, h)`` -> centred-difference gradient of shape x.shape.
 
-    The function must leave ``x`` as it found it.
+    The function must leave ``x`` as it found it. Each failure says whether the
+    gradient or ``x`` after the call is wrong, with advice for that failure.
 
     Parameters
     ----------
@@ -255,28 +294,22 @@ def check_numerical_gradient(fn: Callable) -> CheckResult:
             args=(sum_of_cubes, x1, 1e-5),
             expected=(3 * x1**2, x1.copy()),
             name="sum of cubes, x of shape (3,)",
-            hint="(f(x + h e_i) - f(x - h e_i)) / (2 h) for each i; a one-sided difference "
-            "(f(x + h e_i) - f(x)) / h is only accurate to O(h)",
         ),
         Case(
             args=(sin_times_x, x2, 1e-5),
             expected=(np.sin(x2) + x2 * np.cos(x2), x2.copy()),
             name="x sin x, x of shape (2, 3)",
-            hint="loop over every index of a 2-D x (np.ndindex(x.shape)); the gradient has "
-            "x's shape; item 1 is x after your call: restore each entry after perturbing it",
         ),
         Case(
             args=(log_sum_exp, x3, 1e-6),
             expected=(softmax3, x3.copy()),
             name="log-sum-exp, h = 1e-6",
-            hint="use the h you are given",
         ),
     ]
     return run_check(
         "numerical_gradient",
         _grad_and_restored_input(fn),
         cases,
-        rtol=1e-7,
-        atol=1e-9,
+        compare=_numgrad_compare,
         forbid=FORBID,
     )
