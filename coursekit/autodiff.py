@@ -13,7 +13,7 @@ import math
 import numbers
 from collections.abc import Callable
 
-__all__ = ["Value", "topo_order", "describe_graph"]
+__all__ = ["Value", "topo_order", "describe_graph", "draw_graph"]
 
 
 class Value:
@@ -147,9 +147,10 @@ class Value:
     def backward(self) -> None:
         """Fill ``.grad`` of every node in the graph with d self / d node."""
         order = topo_order(self)
-        # The classic engine bug: each _backward *adds* to .grad (a node used twice
-        # must sum both contributions), so without this reset a second call to
-        # backward() would add the gradients again and double them.
+        # Each _backward *adds* to .grad (a node used twice must sum both
+        # contributions). This engine resets first, so a second call to backward()
+        # gives the same gradients; PyTorch instead keeps adding across calls, on
+        # purpose, and leaves the reset to optimizer.zero_grad().
         for node in order:
             node.grad = 0.0
         self.grad = 1.0
@@ -237,3 +238,73 @@ def describe_graph(root: Value) -> str:
             expr = f"{node._op}({', '.join(ins)})"
         lines.append(f"{name:<12} = {expr:<18} data={node.data: .6g}  grad={node.grad: .6g}")
     return "\n".join(lines)
+
+
+def draw_graph(root: Value, ax=None, show_grad: bool = True):
+    """Draw the computational graph of ``root`` with matplotlib, inputs on the left.
+
+    Each node is a box with its label (inputs) or operation (computed nodes),
+    its value and, with ``show_grad``, its gradient; an arrow runs from each
+    input of an operation to its result. A computed node's column is one more
+    than the largest column of its inputs; an input sits one column left of the
+    first node that uses it, so constants do not pile up on the far left.
+
+    Parameters
+    ----------
+    root : Value
+    ax : matplotlib Axes, optional
+        Drawn into a new figure if not given.
+    show_grad : bool
+        Also print each node's ``grad`` (run ``root.backward()`` first).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+
+    order = topo_order(root)
+    column: dict[int, int] = {}
+    for node in order:  # computed nodes: after all of their inputs
+        if node._prev:
+            column[id(node)] = 1 + max(column.get(id(c), 0) for c in node._prev)
+    users: dict[int, list[int]] = {}
+    for node in order:
+        for child in node._prev:
+            users.setdefault(id(child), []).append(column[id(node)])
+    for node in order:  # inputs: just left of their first user
+        if not node._prev:
+            column[id(node)] = min(users.get(id(node), [1])) - 1
+    rows: dict[int, list[Value]] = {}
+    for node in order:
+        rows.setdefault(column[id(node)], []).append(node)
+    height = max(len(r) for r in rows.values())
+    position = {}
+    for col, nodes in rows.items():
+        for i, node in enumerate(nodes):
+            position[id(node)] = (col, (len(nodes) - 1) / 2 - i)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.1 * (len(rows) + 1), 0.75 * height + 1))
+    for node in order:
+        for child in node._prev:
+            ax.annotate(
+                "",
+                xy=position[id(node)],
+                xytext=position[id(child)],
+                arrowprops={"arrowstyle": "->", "color": "0.55", "shrinkA": 14, "shrinkB": 14},
+            )
+    for node in order:
+        name = node.label or node._op or "const"
+        text = f"{name}\n{node.data:.3g}" + (f"\ng {node.grad:.3g}" if show_grad else "")
+        color = "#dbe9f6" if not node._prev else "#fde9d0"
+        box = {"boxstyle": "round,pad=0.25", "facecolor": color, "edgecolor": "0.4"}
+        ax.text(*position[id(node)], text, ha="center", va="center", fontsize=6.5, bbox=box)
+    columns = sorted(rows)
+    ax.set_xlim(columns[0] - 0.6, columns[-1] + 0.6)
+    ax.set_ylim(-height / 2, height / 2)
+    ax.set_yticks([])
+    ax.set_xticks(columns)
+    ax.set_xlabel("column: operations between the node and the inputs it depends on")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    return ax

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from coursekit.autodiff import Value, describe_graph, topo_order
+from coursekit.autodiff import Value, describe_graph, draw_graph, topo_order
 
 
 def _expr(a, b, c):
@@ -206,3 +206,29 @@ def test_negative_base_with_fractional_exponent_is_a_clear_error():
     with pytest.raises(ValueError, match="exponent 0.5 of a negative value -4.0 has no real"):
         Value(-4) ** 0.5
     assert (Value(-4) ** 2).data == 16.0
+
+
+def test_draw_graph_draws_every_node_and_edge_left_to_right():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Annotation
+
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = (a * b + a).tanh()
+    c.backward()
+    fig, ax = plt.subplots()
+    assert draw_graph(c, ax=ax) is ax
+    order = topo_order(c)
+    arrows = [t for t in ax.texts if isinstance(t, Annotation)]
+    boxes = [t for t in ax.texts if not isinstance(t, Annotation)]
+    assert len(arrows) == sum(len(node._prev) for node in order)
+    assert len(boxes) == len(order)
+    x_of = {t.get_text().split("\n")[0]: t.get_position()[0] for t in boxes}
+    # inputs left of the operations that use them, the result rightmost
+    assert x_of["a"] < x_of["*"] < x_of["+"] < x_of["tanh"]
+    assert x_of["b"] == x_of["*"] - 1
+    tanh_box = next(t.get_text() for t in boxes if t.get_text().startswith("tanh"))
+    assert tanh_box == f"tanh\n{c.data:.3g}\ng 1"
+    plt.close(fig)

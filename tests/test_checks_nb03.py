@@ -37,6 +37,19 @@ def numerical_gradient(f, x, h=1e-5):
     return grad
 
 
+def iterative_topological_order(inputs, root):
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in inputs[node])
+    return order
+
+
 # --------------------------------------------------------------------------- references agree with autograd
 def _torch_221(x, y, params):
     t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
@@ -98,6 +111,7 @@ def test_linear_tanh_reference_matches_autograd():
         (nb03.check_backward_221, backward_221, 4),
         (nb03.check_linear_tanh_backward, linear_tanh_backward, 3),
         (nb03.check_numerical_gradient, numerical_gradient, 3),
+        (nb03.check_iterative_topological_order, iterative_topological_order, 5),
     ],
 )
 def test_correct_solution_passes(check, fn, n, capsys):
@@ -210,9 +224,29 @@ def test_numerical_gradient_that_does_not_restore_x_fails(capsys):
             grad[i] = (fp - f(x)) / (2 * h)
         return grad
 
-    with pytest.raises(AssertionError, match="numerical_gradient"):
+    with pytest.raises(AssertionError, match=r"case 1 \(sum of cubes"):
         nb03.check_numerical_gradient(no_restore)
-    assert "item" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # The gradient is right: the feedback is about x, not about the formula.
+    assert "x was changed by your function" in out and "set x[i] = old" in out
+    assert "one-sided" not in out and "gradient entries differ" not in out
+
+
+def test_one_sided_difference_feedback_is_about_the_formula_not_x(capsys):
+    def forward_difference(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        f0 = f(x)
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            x[i] = old + h
+            grad[i] = (f(x) - f0) / h
+            x[i] = old
+        return grad
+
+    with pytest.raises(AssertionError):
+        nb03.check_numerical_gradient(forward_difference)
+    out = capsys.readouterr().out
+    assert "gradient entries differ" in out and "x was changed" not in out
 
 
 def test_numerical_gradient_ignoring_h_fails_on_the_h_case(capsys):
@@ -236,3 +270,97 @@ def test_numerical_gradient_on_flat_arrays_only_fails_on_2d(capsys):
     with pytest.raises(AssertionError, match=r"case 2 \(x sin x, x of shape \(2, 3\)\)"):
         nb03.check_numerical_gradient(flat_only)
     assert "np.ndindex" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- exercise 4
+SECTION_1 = {"f": ["q", "z"], "q": ["x", "y"], "x": [], "y": [], "z": []}
+
+
+def test_topological_order_reference_is_valid_and_visits_only_what_root_needs():
+    order = nb03.topological_order_reference(SECTION_1, "f")
+    assert order[-1] == "f" and sorted(order) == ["f", "q", "x", "y", "z"]
+    assert nb03.order_problem(order, SECTION_1, "f") == ""
+    assert nb03.topological_order_reference({"a": [], "b": ["a"], "c": ["a"]}, "b") == ["a", "b"]
+    deep = {f"n{i}": [f"n{i - 1}"] if i else [] for i in range(20_000)}
+    assert nb03.topological_order_reference(deep, "n19999")[0] == "n0"
+
+
+@pytest.mark.parametrize(
+    ("got", "advice"),
+    [
+        (["x", "y", "q", "z", "f"], ""),
+        (["z", "y", "x", "q", "f"], ""),  # any valid order
+        (("x", "y", "q", "z", "f"), "return a list of node names"),
+        (["x", "x", "y", "q", "z", "f"], "'x' appears 2 times"),
+        (["x", "y", "q", "z", "f", "w"], "'f' does not depend on 'w'"),
+        (["x", "q", "z", "f"], "'f' depends on 'y', which is missing"),
+        (["f", "q", "z", "x", "y"], "'f' comes before its input 'q'"),
+    ],
+)
+def test_order_problem_names_what_is_wrong(got, advice):
+    problem = nb03.order_problem(got, SECTION_1, "f")
+    assert problem.startswith(advice) if advice else problem == ""
+
+
+def test_recursive_topological_order_fails_on_the_deep_chain(capsys):
+    def recursive(inputs, root):
+        order, visited = [], set()
+
+        def visit(node):
+            if node not in visited:
+                visited.add(node)
+                for parent in inputs[node]:
+                    visit(parent)
+                order.append(node)
+
+        visit(root)
+        return order
+
+    with pytest.raises(AssertionError, match=r"case 5 \(a chain of 5000 nodes\)"):
+        nb03.check_iterative_topological_order(recursive)
+    out = capsys.readouterr().out
+    assert "4/5 cases passed" in out and "RecursionError" in out and "own stack" in out
+
+
+def test_topological_order_without_visited_set_lists_a_shared_node_twice(capsys):
+    def no_visited(inputs, root):
+        order, stack = [], [(root, False)]
+        while stack:
+            node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(node)
+            else:
+                stack.append((node, True))
+                stack.extend((parent, False) for parent in inputs[node])
+        return order
+
+    with pytest.raises(AssertionError, match=r"case 2 \(g = x y \+ x, x used twice\)"):
+        nb03.check_iterative_topological_order(no_visited)
+    out = capsys.readouterr().out
+    assert "'x' appears 2 times" in out and "in a set" in out
+
+
+def test_topological_order_of_every_key_is_told_to_start_from_root(capsys):
+    def every_key(inputs, root):
+        order = iterative_topological_order({**inputs, "__all__": list(inputs)}, "__all__")
+        return order[:-1]
+
+    with pytest.raises(AssertionError, match=r"case 3 \(a node out does not depend on\)"):
+        nb03.check_iterative_topological_order(every_key)
+    assert "'out' does not depend on 'd'" in capsys.readouterr().out
+
+
+def test_topological_order_in_preorder_is_told_to_append_after_the_inputs(capsys):
+    def preorder(inputs, root):
+        order, visited, stack = [], set(), [root]
+        while stack:
+            node = stack.pop()
+            if node not in visited:
+                visited.add(node)
+                order.append(node)
+                stack.extend(inputs[node])
+        return order
+
+    with pytest.raises(AssertionError, match=r"case 1 \(f = \(x \+ y\) z\)"):
+        nb03.check_iterative_topological_order(preorder)
+    assert "'f' comes before its input" in capsys.readouterr().out

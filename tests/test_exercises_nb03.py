@@ -74,6 +74,46 @@ def numerical_gradient_restored_by_arithmetic(f, x, h=1e-5):
     return grad
 
 
+def topological_order_recursive(inputs, root):
+    order, visited = [], set()
+
+    def visit(node):
+        if node not in visited:
+            visited.add(node)
+            for parent in inputs[node]:
+                visit(parent)
+            order.append(node)
+
+    visit(root)
+    return order
+
+
+def topological_order_every_key(inputs, root):
+    order, visited = [], set()
+    for start in inputs:  # every node, not only those root depends on
+        stack = [(start, False)]
+        while stack:
+            node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(node)
+            elif node not in visited:
+                visited.add(node)
+                stack.append((node, True))
+                stack.extend((parent, False) for parent in inputs[node])
+    return order
+
+
+def topological_order_preorder(inputs, root):
+    order, visited, stack = [], set(), [root]
+    while stack:
+        node = stack.pop()
+        if node not in visited:
+            visited.add(node)
+            order.append(node)
+            stack.extend(inputs[node])
+    return order
+
+
 @pytest.mark.parametrize(
     "grade_id, fn, prop, passes_visible",
     [
@@ -97,7 +137,25 @@ def numerical_gradient_restored_by_arithmetic(f, x, h=1e-5):
             "nb03-numerical-gradient-tests",
             numerical_gradient_restored_by_arithmetic,
             "wrong values at [1]",
-            True,
+            False,  # the visible check compares x exactly too
+        ),
+        (
+            "nb03-iterative-topological-order-tests",
+            topological_order_recursive,
+            "raised RecursionError",
+            False,
+        ),
+        (
+            "nb03-iterative-topological-order-tests",
+            topological_order_every_key,
+            "wrong length",
+            False,
+        ),
+        (
+            "nb03-iterative-topological-order-tests",
+            topological_order_preorder,
+            "wrong values",
+            False,
         ),
     ],
 )
@@ -119,3 +177,22 @@ def test_numerical_gradient_public_calls_see_x_after_the_call():
 def test_backward_221_covers_both_labels():
     calls = EXERCISES["nb03-backward-221-tests"].hidden_calls(SECRETS[0])
     assert {0.0, 1.0} <= {c.args[1] for c in calls}
+
+
+def test_topological_order_accepts_any_valid_order():
+    # Inputs pushed in the other order give another, equally valid, order: it passes.
+    def other_valid(inputs, root):
+        order, visited, stack = [], set(), [(root, False)]
+        while stack:
+            node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(node)
+            elif node not in visited:
+                visited.add(node)
+                stack.append((node, True))
+                stack.extend((parent, False) for parent in reversed(inputs[node]))
+        return order
+
+    exercise = EXERCISES["nb03-iterative-topological-order-tests"]
+    for secret in SECRETS:
+        assert not [v.problem for v in evaluate(exercise, other_valid, secret) if v.problem]

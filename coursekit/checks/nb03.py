@@ -7,6 +7,7 @@ autograd in float64.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ from coursekit.checks.inputs import log_sum_exp, sin_times_x, sum_of_cubes
 #: Modules these exercises must be solved without: ``coursekit grade`` hides them,
 #: and the checks fail a case whose call reaches one of them.
 FORBID = ("coursekit.gradcheck",)
+#: The topological order must not come from the course's own engine either.
+FORBID_TOPO = (*FORBID, "coursekit.autodiff")
 
 __all__ = [
     "WORKED_EXAMPLE",
@@ -27,6 +30,9 @@ __all__ = [
     "check_backward_221",
     "check_linear_tanh_backward",
     "check_numerical_gradient",
+    "topological_order_reference",
+    "order_problem",
+    "check_iterative_topological_order",
 ]
 
 #: The 2-2-1 network of the notebook's worked example: x, y and the parameters.
@@ -233,10 +239,49 @@ def _grad_and_restored_input(fn: Callable) -> Callable:
     return run
 
 
+def _numgrad_compare(got: Any, expected: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Compare (gradient, x after the call); the message says which of the two is wrong.
+
+    Raises ``AssertionError`` with a problem and the advice that fits it: an ``x``
+    that was not restored gets advice about restoring, a wrong gradient about the
+    formula, so a student is never pointed at the wrong half of the exercise.
+    """
+    grad_expected, x_expected = expected
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise AssertionError(f"expected the gradient, got {type(got).__name__}")
+    grad, x_after = got
+    if not np.array_equal(x_after, x_expected):
+        bad = np.argwhere(x_after != x_expected)[0]
+        idx = tuple(int(i) for i in bad)
+        raise AssertionError(
+            f"x was changed by your function: x{list(idx)} is {float(x_after[idx])!r} after the "
+            f"call, was {float(x_expected[idx])!r}. Save old = x[i] before perturbing x[i] and set "
+            f"x[i] = old afterwards (adding and subtracting h does not always give old "
+            f"back exactly in floating point)"
+        )
+    if not isinstance(grad, np.ndarray) or grad.shape != grad_expected.shape:
+        shape = grad.shape if isinstance(grad, np.ndarray) else type(grad).__name__
+        raise AssertionError(
+            f"the gradient must be an array of x's shape {grad_expected.shape}, got {shape}: "
+            f"loop over every index of x with np.ndindex(x.shape)"
+        )
+    bad = ~np.isclose(grad, grad_expected, rtol=1e-7, atol=1e-9)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{int(bad.sum())} of {bad.size} gradient entries differ; first at index {idx}: "
+            f"expected {float(grad_expected[idx])!r}, got {float(grad[idx])!r}. Use the centred difference "
+            f"(f(x + h e_i) - f(x - h e_i)) / (2 h) with the h you are given; a one-sided "
+            f"difference (f(x + h e_i) - f(x)) / h is only accurate to O(h)"
+        )
+    return True
+
+
 def check_numerical_gradient(fn: Callable) -> CheckResult:
     """Check ``numerical_gradient(f, x, h)`` -> centred-difference gradient of shape x.shape.
 
-    The function must leave ``x`` as it found it.
+    The function must leave ``x`` as it found it. Each failure says whether the
+    gradient or ``x`` after the call is wrong, with advice for that failure.
 
     Parameters
     ----------
@@ -255,28 +300,166 @@ def check_numerical_gradient(fn: Callable) -> CheckResult:
             args=(sum_of_cubes, x1, 1e-5),
             expected=(3 * x1**2, x1.copy()),
             name="sum of cubes, x of shape (3,)",
-            hint="(f(x + h e_i) - f(x - h e_i)) / (2 h) for each i; a one-sided difference "
-            "(f(x + h e_i) - f(x)) / h is only accurate to O(h)",
         ),
         Case(
             args=(sin_times_x, x2, 1e-5),
             expected=(np.sin(x2) + x2 * np.cos(x2), x2.copy()),
             name="x sin x, x of shape (2, 3)",
-            hint="loop over every index of a 2-D x (np.ndindex(x.shape)); the gradient has "
-            "x's shape; item 1 is x after your call: restore each entry after perturbing it",
         ),
         Case(
             args=(log_sum_exp, x3, 1e-6),
             expected=(softmax3, x3.copy()),
             name="log-sum-exp, h = 1e-6",
-            hint="use the h you are given",
         ),
     ]
     return run_check(
         "numerical_gradient",
         _grad_and_restored_input(fn),
         cases,
-        rtol=1e-7,
-        atol=1e-9,
+        compare=_numgrad_compare,
         forbid=FORBID,
+    )
+
+
+# --------------------------------------------------------------------------- exercise 4
+def topological_order_reference(inputs: dict[str, list[str]], root: str) -> list[str]:
+    """``root`` and every node it depends on, each after all of its inputs (``root`` last).
+
+    Parameters
+    ----------
+    inputs : dict str -> list of str
+        The names of the nodes each node was computed from ([] for an input).
+    root : str
+
+    Returns
+    -------
+    list of str
+    """
+    order: list[str] = []
+    visited: set[str] = set()
+    stack: list[tuple[str, bool]] = [(root, False)]
+    while stack:  # an iterative depth-first search: no recursion limit
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in reversed(inputs[node]))
+    return order
+
+
+def order_problem(got: Any, inputs: dict[str, list[str]], root: str) -> str:
+    """Why ``got`` is not a topological order of ``root``'s graph, or "" if it is one.
+
+    Names the first offending node and says what to change.
+    """
+    if not isinstance(got, list) or not all(isinstance(n, str) for n in got):
+        return f"return a list of node names (str), got {type(got).__name__}"
+    needed = set(topological_order_reference(inputs, root))
+    counts = Counter(got)
+    for node in got:
+        if counts[node] > 1:
+            return (
+                f"{node!r} appears {counts[node]} times: a node used by several others must "
+                f"still be listed once (remember which nodes you have visited, in a set)"
+            )
+    for node in got:
+        if node not in needed:
+            return (
+                f"{root!r} does not depend on {node!r}: start from root and follow the inputs, "
+                f"rather than listing every key of the dict"
+            )
+    for node in sorted(needed - set(got)):
+        return (
+            f"{root!r} depends on {node!r}, which is missing: visit the inputs of every node "
+            f"you reach, and their inputs, down to the graph's inputs"
+        )
+    position = {node: i for i, node in enumerate(got)}
+    for node in got:
+        for parent in inputs[node]:
+            if position[parent] > position[node]:
+                return (
+                    f"{node!r} comes before its input {parent!r}: append a node only after "
+                    f"all of its inputs have been appended"
+                )
+    return ""
+
+
+class _AnyTopologicalOrder:
+    """What a case of ``check_topological_order`` expects: any valid order, not one list."""
+
+    def __init__(self, inputs: dict[str, list[str]], root: str):
+        self.inputs, self.root = inputs, root
+        self.example = topological_order_reference(inputs, root)
+
+    def __repr__(self) -> str:
+        return f"the {len(self.example)} nodes in an order like {self.example}"
+
+
+def _topo_compare(got: Any, expected: _AnyTopologicalOrder) -> bool:
+    advice = order_problem(got, expected.inputs, expected.root)
+    if advice:
+        raise AssertionError(advice)
+    return True
+
+
+def check_iterative_topological_order(fn: Callable) -> CheckResult:
+    """Check ``iterative_topological_order(inputs, root)`` -> names, each after its inputs.
+
+    Any valid order passes; a wrong one is told what is wrong with it. The last
+    case is a chain deeper than Python's recursion limit.
+
+    Parameters
+    ----------
+    fn : callable (inputs: dict str -> list of str, root: str) -> list of str
+
+    Returns
+    -------
+    CheckResult
+    """
+    section_1 = {"f": ["q", "z"], "q": ["x", "y"], "x": [], "y": [], "z": []}
+    used_twice = {"g": ["xy", "x"], "xy": ["x", "y"], "x": [], "y": []}
+    with_unused = {"out": ["a", "b"], "a": ["x"], "b": ["x", "c"], "c": [], "x": [], "d": ["x"]}
+    network_221 = {
+        "E": ["y_hat", "y"],
+        "y_hat": ["z3"],
+        "z3": ["w3", "a2", "b3"],
+        "a2": ["z2"],
+        "z2": ["W2", "x", "b2"],
+        **{leaf: [] for leaf in ("y", "w3", "b3", "W2", "x", "b2")},
+    }
+    deep_chain = {f"c{i}": [f"c{i - 1}"] if i else [] for i in range(5000)}
+    cases = [
+        Case(
+            args=(section_1, "f"),
+            expected=_AnyTopologicalOrder(section_1, "f"),
+            name="f = (x + y) z",
+        ),
+        Case(
+            args=(used_twice, "g"),
+            expected=_AnyTopologicalOrder(used_twice, "g"),
+            name="g = x y + x, x used twice",
+        ),
+        Case(
+            args=(with_unused, "out"),
+            expected=_AnyTopologicalOrder(with_unused, "out"),
+            name="a node out does not depend on",
+        ),
+        Case(
+            args=(network_221, "E"),
+            expected=_AnyTopologicalOrder(network_221, "E"),
+            name="the 2-2-1 network, layer by layer",
+        ),
+        Case(
+            args=(deep_chain, "c4999"),
+            expected=_AnyTopologicalOrder(deep_chain, "c4999"),
+            name="a chain of 5000 nodes",
+            hint="deeper than Python's recursion limit (a few thousand nested calls): a recursive "
+            "search raises RecursionError here; keep your own stack of nodes to visit instead "
+            "(a list: append, pop)",
+        ),
+    ]
+    return run_check(
+        "iterative_topological_order", fn, cases, compare=_topo_compare, forbid=FORBID_TOPO
     )

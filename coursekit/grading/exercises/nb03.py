@@ -121,6 +121,61 @@ def _numgrad_judge(got: tuple, expected: tuple, call: Call) -> str:
     )
 
 
+# --------------------------------------------------------------------------- iterative_topological_order
+def _topo_calls(rng: np.random.Generator) -> list[Call]:
+    def shuffled(inputs: dict[str, list[str]]) -> dict[str, list[str]]:
+        # keys in a random order: listing the dict's keys is not an answer
+        keys = list(inputs)
+        return {keys[i]: inputs[keys[i]] for i in rng.permutation(len(keys))}
+
+    def random_graph(n: int) -> tuple[dict[str, list[str]], str]:
+        names = [f"v{i}" for i in rng.permutation(n)]  # names say nothing about the order
+        inputs = {}
+        for i, name in enumerate(names):  # three inputs, then nodes of one to three inputs
+            k = int(rng.integers(1, min(i, 3) + 1)) if i >= 3 else 0
+            inputs[name] = [names[j] for j in rng.choice(i, size=k, replace=False)]
+        inputs[names[-1]] = names[-4:-1]  # the root uses the three newest nodes
+        return shuffled(inputs), names[-1]
+
+    def chain(n: int) -> tuple[dict[str, list[str]], str]:
+        names = [f"c{i}" for i in rng.permutation(n)]
+        inputs = {name: ([names[i - 1]] if i else []) for i, name in enumerate(names)}
+        return shuffled(inputs), names[-1]
+
+    def shared(n: int) -> tuple[dict[str, list[str]], str]:
+        users = [f"u{i}" for i in range(n)]
+        inputs = {"x": [], **{u: ["x", "x"] if i % 2 else ["x"] for i, u in enumerate(users)}}
+        inputs["out"] = users
+        return shuffled(inputs), "out"
+
+    def with_unused(n: int) -> tuple[dict[str, list[str]], str]:
+        inputs, root = random_graph(n)
+        others = list(inputs)
+        for i in range(int(rng.integers(2, 5))):
+            inputs[f"extra{i}"] = [others[int(rng.integers(len(others)))]]
+        return shuffled(inputs), root
+
+    single = f"s{int(rng.integers(100))}"
+    return [
+        Call(random_graph(int(rng.integers(8, 16))), label="a random graph"),
+        Call(random_graph(int(rng.integers(30, 61))), label="a larger random graph"),
+        Call(chain(int(rng.integers(20, 41))), label="a chain"),
+        Call(chain(int(rng.integers(4000, 8001))), label="a chain deeper than the recursion limit"),
+        Call(shared(int(rng.integers(3, 8))), label="one input used by many nodes"),
+        Call(with_unused(int(rng.integers(6, 12))), label="nodes the root does not depend on"),
+        Call(({single: []}, single), label="a single node"),
+    ]
+
+
+def _topo_judge(got: Any, expected: list[str], call: Call) -> str:
+    """Any valid order passes; otherwise the property that fails, naming no node."""
+    if not nb03.order_problem(got, *call.args):
+        return ""
+    if not isinstance(got, list) or not all(isinstance(n, str) for n in got):
+        return "wrong type"
+    return "wrong length" if len(got) != len(expected) else "wrong values"
+
+
 EXERCISES = [
     Exercise(
         grade_id="nb03-backward-221-tests",
@@ -154,5 +209,14 @@ EXERCISES = [
         rtol=_NUMGRAD_RTOL,
         atol=_NUMGRAD_ATOL,
         forbid=FORBID,
+    ),
+    Exercise(
+        grade_id="nb03-iterative-topological-order-tests",
+        target="iterative_topological_order",
+        check=nb03.check_iterative_topological_order,
+        hidden=_topo_calls,
+        reference=nb03.topological_order_reference,
+        judge=_topo_judge,
+        forbid=nb03.FORBID_TOPO,
     ),
 ]
