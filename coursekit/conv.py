@@ -420,7 +420,9 @@ def conv2d_forward(
     if b is not None:
         out += b.astype(dtype, copy=False)[:, None, None]
     # keep the padded input, not the columns: the backward pass rebuilds them block by
-    # block, which costs less than writing 9x the input to memory and reading it back
+    # block, which costs less than writing 9x the input to memory and reading it back.
+    # Without padding xp is x itself, so x must not change before the backward pass
+    # (torch's autograd has the same rule for saved inputs).
     cache = (x.shape, w, b is not None, xp, stride, padding, dilation)
     return out, cache
 
