@@ -45,6 +45,18 @@ def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _channel_sum(*arrays: np.ndarray) -> np.ndarray:
+    """Per channel (axis 1), the sum of ``a`` or of the product ``a * b``, of shape (C,).
+
+    einsum multiplies and adds in one pass without building the product array,
+    and sums 3-4x faster than ``a.sum(axis=(0, 2, 3))`` here.
+    """
+    a = arrays[0]
+    shape = (a.shape[0], a.shape[1], int(np.prod(a.shape[2:])))  # (N, C, L); N may be 0
+    subscripts = ",".join(["ncl"] * len(arrays)) + "->c"
+    return np.einsum(subscripts, *(v.reshape(shape) for v in arrays))
+
+
 def _check_running(v: Any, name: str, c: int) -> np.ndarray | None:
     if v is None:
         return None
@@ -98,7 +110,6 @@ def batchnorm_forward(
     training = check_bool(training, "training")
     momentum = check_probability(momentum, "momentum", allow_one=True)
     eps = check_positive(eps, "eps")
-    axes = (0,) + tuple(range(2, x.ndim))
     k = x.size // c
     use_batch = training or running_mean is None or running_var is None
     if use_batch:
@@ -107,19 +118,26 @@ def batchnorm_forward(
                 f"batch norm in training mode needs more than 1 value per channel, got x of "
                 f"shape {x.shape}; use a larger batch or eval()"
             )
-        mean = x.mean(axis=axes)
-        var = x.var(axis=axes)  # biased (1/K): what normalises the batch
+        # Every pass over a full-size array (4 MB in the benchmark) costs about as
+        # much as its arithmetic, and every new temporary adds one: so the centred
+        # x is built once, its squares are summed without a squared copy (x.var
+        # would build two temporaries), and it is normalised in place.
+        mean = _channel_sum(x) / k
+        x_hat = x - _per_channel(mean, x.ndim)
+        var = _channel_sum(x_hat, x_hat) / k  # biased (1/K): what normalises the batch
+        inv_std = 1.0 / np.sqrt(var + eps)
+        x_hat *= _per_channel(inv_std, x.ndim)  # mean, var and x share one dtype
         if training and running_mean is not None and running_var is not None:
             running_mean *= 1.0 - momentum
             running_mean += momentum * mean
             running_var *= 1.0 - momentum
             running_var += momentum * var * (k / (k - 1))  # unbiased, like torch
     else:
-        mean, var = running_mean, running_var
-    inv_std = 1.0 / np.sqrt(var + eps)
-    x_hat = (x - _per_channel(mean, x.ndim)) * _per_channel(inv_std, x.ndim)
-    out = _per_channel(gamma, x.ndim) * x_hat + _per_channel(beta, x.ndim)
-    return out, (x_hat, gamma, inv_std, axes, use_batch)
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        x_hat = (x - _per_channel(running_mean, x.ndim)) * _per_channel(inv_std, x.ndim)
+    out = np.multiply(x_hat, _per_channel(gamma, x.ndim), dtype=np.result_type(x_hat, gamma, beta))
+    out += _per_channel(beta, x.ndim)
+    return out, (x_hat, gamma, inv_std, use_batch)
 
 
 def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,17 +161,23 @@ def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     dx : ndarray of the shape of x
     dgamma, dbeta : ndarray of shape (C,)
     """
-    x_hat, gamma, inv_std, axes, use_batch = cache
+    x_hat, gamma, inv_std, use_batch = cache
     dout = as_float_array(dout, "dout")
     check_shape(dout, x_hat.shape, "dout")
     nd = x_hat.ndim
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * x_hat).sum(axis=axes)
+    dbeta = _channel_sum(dout)
+    dgamma = _channel_sum(dout, x_hat)
     scale = _per_channel(gamma * inv_std, nd)
     if not use_batch:
         return dout * scale, dgamma, dbeta
     k = x_hat.size // x_hat.shape[1]
-    dx = (scale / k) * (k * dout - _per_channel(dbeta, nd) - x_hat * _per_channel(dgamma, nd))
+    # the formula above as one new array updated in place (4 passes, no temporaries);
+    # its dtype is the one the whole expression would promote to
+    dtype = np.result_type(dout, x_hat, scale)
+    dx = x_hat * _per_channel((-dgamma / k).astype(dtype, copy=False), nd)
+    dx += dout
+    dx -= _per_channel(dbeta / k, nd)
+    dx *= scale
     return dx, dgamma, dbeta
 
 

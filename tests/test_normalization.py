@@ -167,3 +167,31 @@ def test_normalization_errors():
         layernorm_forward(x, np.ones(3), np.zeros(2))
     with pytest.raises(ValueError, match="eps must be a finite number > 0, got 0.0"):
         LayerNorm(3, eps=0.0)
+
+
+@pytest.mark.parametrize("shape", [(64, 4, 8, 8), (32, 5)])
+def test_batchnorm_keeps_float32_and_matches_torch_float32(shape):
+    """float32 stays float32 (no silent upcast) and agrees with torch's float32 kernel."""
+    rng = np.random.default_rng(5)
+    c = shape[1]
+    x = (rng.standard_normal(shape) * 3 + 10).astype(np.float32)  # an offset mean
+    dout = rng.standard_normal(shape).astype(np.float32)
+    gamma, beta = (
+        rng.standard_normal(c).astype(np.float32),
+        rng.standard_normal(c).astype(np.float32),
+    )
+    rm, rv = np.zeros(c, np.float32), np.ones(c, np.float32)
+    out, cache = batchnorm_forward(x, gamma, beta, rm, rv, True)
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    assert {a.dtype for a in (out, dx, dgamma, dbeta, rm, rv)} == {np.dtype(np.float32)}
+    xt, gt, bt = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+    t_rm, t_rv = torch.zeros(c), torch.ones(c)
+    t_out = F.batch_norm(xt, t_rm, t_rv, gt, bt, training=True)
+    t_out.backward(torch.tensor(dout))
+    tol = dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), **tol)
+    np.testing.assert_allclose(rm, t_rm.numpy(), **tol)
+    np.testing.assert_allclose(rv, t_rv.numpy(), **tol)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(dgamma, gt.grad.numpy(), **tol)
+    np.testing.assert_allclose(dbeta, bt.grad.numpy(), **tol)

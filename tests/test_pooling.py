@@ -169,3 +169,19 @@ def test_tiling_windows_fast_path_matches_torch_with_ties_and_nans(kernel):
     dout = rng.normal(size=out.shape)
     ref.backward(torch.tensor(dout))
     np.testing.assert_array_equal(maxpool2d_backward(dout, cache), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("kernel", [(2, 2), (3, 2)])
+def test_tiling_fast_path_backward_sends_nothing_but_to_the_maximum_even_for_inf(kernel):
+    """The fast backward multiplies dout by a 0/1 mask; inf * 0 would be NaN, torch gives 0."""
+    rng = np.random.default_rng(8)
+    x = rng.integers(-2, 3, size=(2, 3, 7, 8)).astype(np.float32)  # ties, float32
+    out, cache = maxpool2d_forward(x, kernel)
+    assert cache[0] == "tiles"
+    dout = rng.normal(size=out.shape).astype(np.float32)
+    dout[0, 0, 0, 0], dout[1, 2, 1, 1], dout[0, 1, 0, 1] = np.inf, -np.inf, np.nan
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(xt, kernel).backward(torch.tensor(dout))
+    dx = maxpool2d_backward(dout, cache)
+    assert dx.dtype == np.float32
+    np.testing.assert_array_equal(dx, xt.grad.numpy())
