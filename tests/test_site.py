@@ -115,6 +115,51 @@ def test_every_figure_has_its_description(site):
         assert all(img.get("alt", "").strip() for img in soup.find_all("img")), page.name
 
 
+def _figure_cells(nb_path: Path) -> dict[str, str]:
+    """Cell id -> source of every code cell of the notebook with an image output."""
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    return {
+        cell["id"]: "".join(cell["source"])
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+        and any("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
+    }
+
+
+def test_alt_text_entries_are_the_cells_that_draw_figures():
+    """Static (no site build, so it runs wherever the suite does).
+
+    The keys of web/alt_text.yaml are positional cell ids (coursekit.notebooks.normalise
+    numbers the cells), so a notebook that gains or loses a cell above a figure moves them.
+    The site check above catches that only when the site is built (it skips without
+    node_modules and the site's packages), and only an entry that lands on a cell without
+    a figure; `course_web` merely prints the figures it found no description for. Here:
+    every figure has a written description, every entry names a cell with a figure, and
+    the explorers' static figures carry the explorers' descriptions.
+    """
+    written = yaml.safe_load((ROOT / "web" / "alt_text.yaml").read_text(encoding="utf-8"))
+    notebooks = {nb.stem: nb for nb in course_notebooks(NOTEBOOKS)}
+    assert set(written) <= set(notebooks), set(written) - set(notebooks)
+    problems = []
+    for stem, path in notebooks.items():
+        figures, entries = _figure_cells(path), written.get(stem) or {}
+        for cell_id, source in figures.items():
+            text = " ".join(str(entries.get(cell_id) or "").split())
+            if len(text.split()) < 6:
+                problems.append(f"{stem} {cell_id}: draws a figure but has no description")
+            elif ("widgets." in source) != ("drawn as a static figure" in text):
+                problems.append(
+                    f"{stem} {cell_id}: an explorer's description on another figure, or the reverse"
+                )
+        problems += [
+            f"{stem} {cell_id}: described, but the cell draws no figure"
+            for cell_id in entries
+            if cell_id not in figures
+        ]
+    hint = "cell ids are positional: move each description to its cell's new id"
+    assert problems == [], f"web/alt_text.yaml out of step ({hint}):\n" + "\n".join(problems)
+
+
 # --------------------------------------------------------------------------- #
 # in the browser
 # --------------------------------------------------------------------------- #

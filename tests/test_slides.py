@@ -91,6 +91,34 @@ def test_decks_have_speaker_notes_and_figure_descriptions(decks):
         assert all(len(a) > 20 for a in alts), f"{deck.name}: empty or short alt text"
 
 
+def test_every_speaker_note_has_its_slide():
+    """Static (no deck build). web/speaker_notes.yaml keys notes by the start of a slide's
+    heading; a note whose heading was renamed or removed is silently dropped from the deck,
+    and one whose key starts several headings is repeated. Each key must start exactly one
+    slide heading of its notebook."""
+    import nbformat
+    import yaml
+
+    written = yaml.safe_load((ROOT / "web" / "speaker_notes.yaml").read_text(encoding="utf-8"))
+    notebooks = {nb.stem: nb for nb in course_notebooks(NOTEBOOKS)}
+    assert set(written) <= set(notebooks), set(written) - set(notebooks)
+    problems = []
+    for stem, notes in written.items():
+        nb = nbformat.read(notebooks[stem], as_version=4)
+        headings = [
+            course_web._heading(cell)
+            for cell in nb.cells
+            if course_web._slide_type(cell) in ("slide", "subslide")
+        ]
+        for prefix, text in (notes or {}).items():
+            hits = [h for h in headings if h.startswith(prefix)]
+            if len(hits) != 1:
+                problems.append(f"{stem} {prefix!r}: starts {len(hits)} slide headings {hits}")
+            if not str(text or "").strip():
+                problems.append(f"{stem} {prefix!r}: an empty note")
+    assert problems == [], "web/speaker_notes.yaml:\n" + "\n".join(problems)
+
+
 # --------------------------------------------------------------------------- #
 # in the browser
 # --------------------------------------------------------------------------- #
