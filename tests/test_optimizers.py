@@ -343,3 +343,29 @@ def test_lerp_switches_formula_at_one_half_like_torch():
         expected = torch.lerp(torch.tensor(start), torch.tensor(end), weight).numpy()
         O._lerp_(start, end, weight)
         assert start[0] == expected[0], weight
+
+
+def test_float32_state_stays_float32():
+    # Buffers in float64 would change the rounding of every later step (and double memory).
+    for cls, hyper in [(O.SGD, {"momentum": 0.9}), (O.RMSprop, {"momentum": 0.9}), (O.Adam, {})]:
+        p, g = {"w": np.ones(3, np.float32)}, {"w": np.full(3, 0.5, np.float32)}
+        opt = cls((p, g), lr=0.1, **hyper)
+        opt.step()
+        arrays = [v for s in opt.state.values() for v in s.values() if isinstance(v, np.ndarray)]
+        assert arrays and all(a.dtype == np.float32 for a in arrays), cls.__name__
+
+
+def test_dampening_without_momentum_is_plain_sgd_like_torch():
+    # torch keeps no momentum buffer when momentum == 0, so dampening does nothing.
+    hyper = {"lr": 0.1, "momentum": 0.0, "dampening": 0.5}
+    ours, theirs = _run_numpy(O.SGD, hyper), _run_torch(torch.optim.SGD, hyper)
+    for k in ours:
+        np.testing.assert_allclose(ours[k], theirs[k], rtol=1e-12, atol=1e-12, err_msg=k)
+
+
+def test_messages_start_with_the_argument():
+    p, g = {"w": np.ones(2)}, {"w": np.ones(2)}
+    with pytest.raises(ValueError, match=r"^params must contain at least one \(param_dict, grad"):
+        O.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match=r"^nesterov must be False unless momentum > 0"):
+        O.SGD((p, g), lr=0.1, nesterov=True)
