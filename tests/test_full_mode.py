@@ -110,3 +110,17 @@ def test_notebook_runs_in_full_mode(path, full_env):
 
 def test_the_smoke_run_covers_every_notebook():
     assert [p.stem[:2] for p in NOTEBOOKS] == [f"{k:02d}" for k in range(10)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_smoke_parameter_is_a_parameter_of_the_notebook(path):
+    """Papermill injects unknown names without complaint: a missing one would cut nothing."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, f"{path.name}: exactly one cell tagged 'parameters'"
+    for name in SMOKE:
+        assert re.search(rf"^{name} = ", params[0].source, re.M), f"{path.name}: no {name}"
