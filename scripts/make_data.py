@@ -168,6 +168,28 @@ python scripts/make_data.py  # rewrites data/ and this README
 Set the environment variable `COURSEKIT_DATA` to use a copy of this folder
 elsewhere (for example when coursekit is installed without the repository).
 
+## The full data sets from another server
+
+`COURSEKIT_DATA_SOURCES` names a JSON file that replaces torchvision's servers
+for the data sets it lists, for example a classroom mirror or a shared folder
+(`file://` URLs work too):
+
+```json
+{
+  "mnist":   {"mirrors": ["http://classroom.local/mnist/"]},
+  "cifar10": {"mirrors": ["file:///srv/course-data/cifar10/"]}
+}
+```
+
+A file's URL is a mirror followed by the file's name (`train-images-idx3-ubyte.gz`
+..., `cifar-10-python.tar.gz`); mirrors are tried in order. Every file is still
+verified against its md5 before it is used: torchvision's checksums, or, for
+files that differ from the official ones, those given under `"md5"` (file name
+-> md5; for CIFAR-10 also the extracted `data_batch_1` ... `test_batch` and
+`batches.meta`, which torchvision checks). `coursekit.download.data_sources`
+documents the format; the test suite's full-mode run
+(`tests/test_full_mode.py`) serves small fixtures this way.
+
 ## Files
 
 | file | arrays: shape, dtype | sha256 |

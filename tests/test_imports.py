@@ -69,3 +69,21 @@ def test_layer_names_stay_importable_where_they_were():
     assert issubclass(conv.Conv2d, layers.Layer) and issubclass(pooling.MaxPool2d, base.Layer)
     assert issubclass(normalization.BatchNorm2d, base.Layer)
     assert issubclass(blocks.ResidualBlock, layers.Residual)
+
+
+def test_data_names_stay_importable_from_datasets():
+    """datasets.py was split by concept; the notebooks still import every name from it."""
+    from coursekit import datasets, download, loaders, shipped, splits, standardization
+
+    homes = {
+        download: ["DownloadError", "ChecksumError", "download_and_verify", "md5sum"],
+        shipped: ["data_dir", "load_digits", "list_sample_images", "load_sample_image"],
+        splits: ["Splits", "DIGIT_CLASSES", "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES"],
+        standardization: ["normalization_stats", "normalize"],
+        loaders: ["ImageTensorDataset", "check_images_and_labels", "make_loaders", "as_numpy"],
+    }
+    for module, names in homes.items():
+        for name in names:
+            assert getattr(datasets, name) is getattr(module, name), name
+    assert datasets.download_dataset is download.download_dataset
+    assert set(datasets.__all__) <= set(dir(datasets))
