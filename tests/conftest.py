@@ -35,6 +35,7 @@ LONG_TIMEOUTS = {
     "test_slides.py": 600,  # renders every notebook as a deck
     "test_course_browser.py": 600,  # JupyterLab and Chromium run notebook 06
     "test_browser.py": 600,
+    "test_learner_lab.py": 600,  # links the learner's environment, two Labs, notebook 02
 }
 
 
