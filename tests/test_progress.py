@@ -231,10 +231,20 @@ def test_show_progress_checks_each_saved_notebook_once(course, counted, tmp_path
     assert counted == [NB01]
     assert sha(saved) == before and saved.stat().st_mtime_ns == mtime
 
-    # Another folder holding the same bytes: the same key, still no kernel.
+    # Another folder holding the same notebook: the same key, still no kernel.
     other = tmp_path / "copy"
     other.mkdir()
     shutil.copy(saved, other / NB01)
+    assert _shown(folder=other, source=source) == first
+    assert counted == [NB01]
+
+    # Outputs, counts and other cells changed (it ran again): still no kernel.
+    nb = nbformat.read(other / NB01, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.outputs, cell.execution_count = [], None
+    nb.cells.append(nbformat.v4.new_code_cell("print('scratch')"))
+    nbformat.write(nb, other / NB01)
     assert _shown(folder=other, source=source) == first
     assert counted == [NB01]
 
@@ -263,6 +273,11 @@ def test_show_progress_cache_key_and_bad_cache_files(tmp_path):
     prog._cache_put(tmp_path, key, records)
     assert prog._cache_get(tmp_path, key) == records
     assert not list(tmp_path.glob(".tmp-*"))  # written whole, then renamed
+    source = nbformat.read(ROOT / "student" / NB01, as_version=4)
+    saved = (ROOT / "student" / NB01).read_bytes()
+    code = prog._checked_code(source, saved)
+    assert b"NotImplementedError" in code and b"nb01-softmax" in code
+    assert prog._checked_code(source, b"{broken") == b"unreadable\0{broken"
     for bad in ("{not json", '[{"unknown": 1}]', "3"):
         (tmp_path / f"{key}.json").write_text(bad)
         assert prog._cache_get(tmp_path, key) is None  # checked again, not an error

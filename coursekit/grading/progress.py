@@ -36,9 +36,10 @@ The last cell of every notebook
 notebooks saved in the notebook's own folder, printed without any path (the
 output is the same on every machine, so nbval compares it). Its results are
 cached per notebook under :func:`cache_dir`, keyed by the SHA-256 of the saved
-notebook, of the course notebook its checks come from and of coursekit's own
-sources: ten such cells in a course run check each notebook once, and a
-notebook is checked again as soon as it, its checks or coursekit change.
+notebook's solution cells, of the course notebook its checks come from and of
+coursekit's own sources: ten such cells in a course run check each notebook
+once, and a notebook is checked again as soon as a solution in it, its checks
+or coursekit change (not when only its outputs do).
 """
 
 from __future__ import annotations
@@ -384,7 +385,9 @@ def progress(
                 print(f"checking {name} ...", file=sys.stderr, flush=True)
             records.extend(_check_notebook(name, source_nb, released, data, float(timeout)))
             continue
-        key = _cache_key(name, data, (source / rel).read_bytes(), float(timeout))
+        key = _cache_key(
+            name, _checked_code(source_nb, data), (source / rel).read_bytes(), float(timeout)
+        )
         # One process checks a notebook; another one asking meanwhile waits for its result.
         with _locked(Path(cache), key):
             mine = _cache_get(Path(cache), key)
@@ -417,8 +420,26 @@ def _code_hash() -> str:
     return _CODE_HASH
 
 
+def _checked_code(source_nb: NotebookNode, saved: bytes) -> bytes:
+    """What the check of a saved notebook reads from it: its solution cells' code.
+
+    Outputs, execution counts and the other cells do not change the result, so
+    running a notebook's cells again (or this very cell) keeps its cached
+    result; a notebook that cannot be read is keyed by its bytes.
+    """
+    from coursekit.grading.autograde import solution_cells
+
+    try:
+        cells, _ = solution_cells(source_nb, nbformat.reads(saved.decode("utf-8"), as_version=4))
+        code = sorted((c["id"], c["source"]) for c in cells)
+    except Exception:  # not a notebook any more: the check reports it
+        return b"unreadable\0" + saved
+    return json.dumps(code).encode("utf-8")
+
+
 def _cache_key(name: str, saved: bytes, source: bytes, timeout: float) -> str:
-    """What a notebook's result depends on: the saved bytes, its course notebook, coursekit."""
+    """What a notebook's result depends on: ``saved`` (see :func:`_checked_code`), the
+    course notebook, coursekit's sources, the time limit and Python."""
     import sys
 
     h = hashlib.sha256()
