@@ -5,6 +5,8 @@ import hashlib
 import io
 import re
 import shutil
+import sys
+import types
 from pathlib import Path
 
 import nbformat
@@ -300,6 +302,9 @@ def test_show_progress_defaults_and_grading(monkeypatch, tmp_path):
     assert calls == []
     monkeypatch.delenv("COURSEKIT_GRADING")
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert "Google Drive" in _shown() and calls == []
+    monkeypatch.delitem(sys.modules, "google.colab")
     monkeypatch.chdir(tmp_path)
     _shown()
     ((args, kwargs),) = calls

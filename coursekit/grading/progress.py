@@ -574,6 +574,9 @@ def show_progress(
     attempted with its points, what to do next and the study time left.
     Results are cached per notebook by content (:func:`cache_dir`), so running
     this cell again, or in another notebook, re-checks only what changed.
+    While a notebook is graded it prints one line and checks nothing; in
+    Colab (notebooks saved to Google Drive, not to the runtime's disk) it says
+    so instead of reporting the course's untouched copies.
 
     Parameters
     ----------
@@ -585,8 +588,18 @@ def show_progress(
     timeout : float
         Seconds each cell may run.
     """
+    import sys
+
     if any(os.environ.get(name) for name in ("COURSEKIT_GRADING", "NBGRADER_EXECUTION")):
         print("Your progress is not checked while a notebook is graded.")
+        return
+    if "google.colab" in sys.modules and folder is None:
+        # Colab saves a notebook to Google Drive: the runtime's disk holds only the course's copies.
+        print(
+            "In Colab your notebooks are saved in Google Drive, out of this runtime's reach, "
+            "so your progress across the course cannot be checked here. Each exercise's check "
+            "cell says where you stand; locally (make lab) this cell shows the whole course."
+        )
         return
     folder = Path.cwd() if folder is None else Path(folder)
     source = course_source(folder) if source is None else Path(source)
