@@ -275,6 +275,18 @@ def test_show_progress_cache_key_and_bad_cache_files(tmp_path):
     prog._cache_put(tmp_path, key, records)
     assert prog._cache_get(tmp_path, key) == records
     assert not list(tmp_path.glob(".tmp-*"))  # written whole, then renamed
+    from coursekit.grading.release import release_notebook
+
+    course = nbformat.read(ROOT / "notebooks" / NB01, as_version=4)
+    checks = prog._checks(course, release_notebook(course, NB01))
+    for cell in course.cells:  # executed again: other outputs, same checks
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    assert prog._checks(course, release_notebook(course, NB01)) == checks
+    test = next(c for c in course.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    test.source = test.source.replace("nb01.", "nb01 .")
+    assert prog._checks(course, release_notebook(course, NB01)) != checks
+
     source = nbformat.read(ROOT / "student" / NB01, as_version=4)
     saved = (ROOT / "student" / NB01).read_bytes()
     code = prog._checked_code(source, saved)
@@ -308,10 +320,10 @@ def test_show_progress_defaults_and_grading(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     _shown()
     ((args, kwargs),) = calls
-    # The notebook's own folder; the course's student edition next to the package.
-    assert args == (tmp_path, ROOT / "student")
+    # The notebook's own folder; the course's notebooks next to the package.
+    assert args == (tmp_path, ROOT / "notebooks")
     assert kwargs["cache"] == prog.cache_dir()
-    assert prog.course_source(tmp_path) == ROOT / "student"
+    assert prog.course_source(tmp_path) == ROOT / "notebooks"
 
 
 def test_progress_cells_and_the_student_edition():

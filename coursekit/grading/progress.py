@@ -36,8 +36,8 @@ The last cell of every notebook
 notebooks saved in the notebook's own folder, printed without any path (the
 output is the same on every machine, so nbval compares it). Its results are
 cached per notebook under :func:`cache_dir`, keyed by the SHA-256 of the saved
-notebook's solution cells, of the course notebook its checks come from and of
-coursekit's own sources: ten such cells in a course run check each notebook
+notebook's solution cells, of the exercises and checks of the course notebook
+and of coursekit's own sources: ten such cells in a course run check each notebook
 once, and a notebook is checked again as soon as a solution in it, its checks
 or coursekit change (not when only its outputs do).
 """
@@ -386,7 +386,7 @@ def progress(
             records.extend(_check_notebook(name, source_nb, released, data, float(timeout)))
             continue
         key = _cache_key(
-            name, _checked_code(source_nb, data), (source / rel).read_bytes(), float(timeout)
+            name, _checked_code(source_nb, data), _checks(source_nb, released), float(timeout)
         )
         # One process checks a notebook; another one asking meanwhile waits for its result.
         with _locked(Path(cache), key):
@@ -437,9 +437,28 @@ def _checked_code(source_nb: NotebookNode, saved: bytes) -> bytes:
     return json.dumps(code).encode("utf-8")
 
 
+def _checks(source_nb: NotebookNode, released: NotebookNode) -> bytes:
+    """What the check takes from the course notebook: its exercises, stubs and imports.
+
+    Not its outputs: re-executing the course's notebooks keeps the cache.
+    """
+    from coursekit.grading.exercises import prelude
+
+    exercises = [
+        (e.grade_id, e.title, e.max_points, e.check_source, e.solution_ids)
+        for e in _exercises(released)
+    ]
+    stubs = sorted(
+        (c.metadata.nbgrader["grade_id"], c.source)
+        for c in released.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    )
+    return json.dumps([exercises, stubs, prelude(source_nb)]).encode("utf-8")
+
+
 def _cache_key(name: str, saved: bytes, source: bytes, timeout: float) -> str:
     """What a notebook's result depends on: ``saved`` (see :func:`_checked_code`), the
-    course notebook, coursekit's sources, the time limit and Python."""
+    course notebook's checks (:func:`_checks`), coursekit's sources, the time limit, Python."""
     import sys
 
     h = hashlib.sha256()
@@ -512,15 +531,17 @@ def cache_dir() -> Path:
 def course_source(folder: str | Path) -> Path:
     """The course notebooks whose exercises and checks count for the notebooks in ``folder``.
 
-    The student edition next to the coursekit package (``student/`` of the
-    course's repository: ``make lab``, the Colab clone) when there is one,
-    else ``folder`` itself.
+    The course's ``notebooks/`` next to the coursekit package (the checkout
+    ``make lab`` installs from, the Colab clone), as ``coursekit progress``
+    uses by default; else its student edition ``student/``; else ``folder``
+    itself. The student edition is built from ``notebooks/`` and may lag it.
     """
     from coursekit.notebooks import course_notebooks
 
-    student = Path(__file__).resolve().parents[2] / "student"
-    if student.is_dir() and course_notebooks(student):
-        return student
+    repo = Path(__file__).resolve().parents[2]
+    for candidate in (repo / "notebooks", repo / "student"):
+        if candidate.is_dir() and course_notebooks(candidate):
+            return candidate
     return Path(folder)
 
 
