@@ -49,6 +49,7 @@ define new_venv
 	$(PYTHON) -m venv $(1) || { echo "python3 -m venv failed: on Debian/Ubuntu, apt-get install python3-venv"; exit 1; }
 	$(1)/bin/python -m pip install --quiet --upgrade pip
 	$(1)/bin/python -m pip install --quiet -c $(LOCK) -e ".[$(2)]"
+	$(1)/bin/python scripts/install_data_files.py
 	@touch $(1)/.installed-stamp
 endef
 

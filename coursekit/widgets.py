@@ -16,6 +16,22 @@ fallback is used when ``show(static=True)``, when the environment variable
 
 Figures are built with ``matplotlib.figure.Figure`` (not pyplot), so the inline
 backend never shows a second copy below the widget.
+
+A live explorer saved in a notebook and reopened later has no live model in the
+kernel. Two things keep its figure on screen then:
+
+- its output carries the figure and the info as fallbacks next to the widget
+  view (:meth:`Explorer.mimebundle`: ``image/png`` and ``text/plain``), shown by
+  every frontend that does not render the widget: nbconvert's HTML, GitHub,
+  and JupyterLab for a notebook it does not trust (the widget renderer is not
+  a safe one);
+- JupyterLab, which renders a trusted widget view even without its model
+  ("Error displaying widget: model not found") and never falls back to another
+  type of the same output, is told to save the widgets' state in the notebook
+  (the ``saveState`` setting of ``@jupyter-widgets/jupyterlab-manager``, turned on
+  by ``share/jupyter/lab/settings/overrides.d/coursekit.json``, which installing
+  coursekit puts in the environment). On reopening, Lab rebuilds the explorer
+  from that state: controls, info and the figure as last drawn.
 """
 
 from __future__ import annotations
@@ -201,12 +217,27 @@ class Explorer:
             )
         return self._widget
 
+    def mimebundle(self) -> dict[str, Any]:
+        """What displaying the live explorer publishes: the widget view and its fallbacks.
+
+        ``application/vnd.jupyter.widget-view+json`` (the live widget), plus the
+        current figure as ``image/png`` and the title and info as
+        ``text/plain``, which a frontend without the widget shows instead.
+        """
+        data = dict(self.widget._repr_mimebundle_())
+        if not self.output.outputs:
+            self.update()
+        # The PNG the Output widget holds: the very figure on screen, not drawn again.
+        data["image/png"] = self.output.outputs[-1]["data"]["image/png"]
+        data["text/plain"] = "\n".join([self.title, *self.info_lines])
+        return data
+
     def show(self, static: bool | None = None) -> None:
         """Display the live widget, or (see :func:`use_static`) a static figure and the info."""
         if not use_static(static):
             from IPython.display import display
 
-            display(self.widget)
+            display(self.mimebundle(), raw=True)
             return
         # Static: redraw with the current (by default, the initial) values.
         self.figure, self.info_lines, _ = self._render(self.values())

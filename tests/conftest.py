@@ -36,6 +36,7 @@ LONG_TIMEOUTS = {
     "test_course_browser.py": 600,  # JupyterLab and Chromium run notebook 06
     "test_browser.py": 600,
     "test_full_mode.py": 600,  # one notebook in full mode on tiny data (module fixture: a server)
+    "test_learner_lab.py": 600,  # links the learner's environment, two Labs, notebook 02
 }
 
 

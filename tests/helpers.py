@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -132,14 +133,18 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def start_lab(root: Path, home: Path, env: dict[str, str]) -> Iterator[dict[str, Any]]:
+def start_lab(
+    root: Path, home: Path, env: dict[str, str], python: str | Path = sys.executable
+) -> Iterator[dict[str, Any]]:
     """Serve ``root`` with JupyterLab on a free port and a random token; always shut it down.
 
-    Yields ``{"base": url, "token": ..., "root": root, "log": path of the server log}``.
+    ``python`` is the environment's interpreter (default: this one); its kernels
+    run that interpreter too. Yields ``{"base": url, "token": ..., "root": root,
+    "log": path of the server log}``.
     """
     port, token = free_port(), secrets.token_hex(16)
     cmd = [
-        sys.executable, "-m", "jupyterlab",
+        str(python), "-m", "jupyterlab",
         "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
@@ -333,3 +338,97 @@ def require_sandbox() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the grading sandbox must run in CI: {exc}")
         pytest.skip(f"the grading sandbox cannot run here: {exc}")
+
+
+# --------------------------------------------------------------------------- #
+# the learner's environment (make lab), offline
+# --------------------------------------------------------------------------- #
+def learner_distributions(extras: tuple[str, ...] = ("lab",)) -> list:
+    """The installed distributions ``pip install -e '.[lab]'`` installs, coursekit excluded.
+
+    The closure of coursekit's requirements with those extras (markers and
+    extras evaluated as pip does), read from this environment's metadata. This
+    environment was installed from the same lock (requirements/lock.txt), so
+    the versions are the ones a learner's ``make lab`` gets.
+    """
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: dict[str, set[str]] = {}
+    todo = [("coursekit", frozenset(extras))]
+    found = {}
+    while todo:
+        name, wanted = todo.pop()
+        key = canonicalize_name(name)
+        if key in seen and wanted <= seen[key]:
+            continue
+        seen.setdefault(key, set()).update(wanted)
+        dist = distribution(name)
+        found[key] = dist
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or any(
+                req.marker.evaluate({"extra": e}) for e in (sorted(wanted) or [""])
+            ):
+                todo.append((req.name, frozenset(req.extras)))
+    found.pop("coursekit")
+    return sorted(found.values(), key=lambda d: canonicalize_name(d.metadata["Name"]))
+
+
+def make_learner_env(dest: Path, root: Path) -> Path:
+    """A venv holding what ``make lab`` installs, without downloading it; returns its python.
+
+    ``make lab`` is ``pip install -c requirements/lock.txt -e '.[lab]'`` into a
+    fresh venv. Here every file that install would write is hard-linked from
+    this environment instead (each distribution's RECORD: its packages, its
+    ``share/jupyter`` and ``etc/jupyter`` files, which decide what JupyterLab
+    loads); coursekit is the checkout ``root`` on ``sys.path``, as an editable
+    install makes it, and its data files come from the Makefile's own step
+    (scripts/install_data_files.py). What only the tools' environment has (nbgrader, pytest,
+    playwright ...) is absent.
+    """
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True, timeout=120
+    )
+    python = dest / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+    )
+
+    def link(src: Path, target: Path, data: bool) -> None:
+        # Hard links: servers refuse a symlink that leads out of their static folder.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            return
+        try:
+            os.link(src, target)
+        except OSError:  # another file system: copy the data files (MBs), link the packages
+            if data:
+                shutil.copy2(src, target)
+            else:
+                target.symlink_to(src)
+
+    for dist in learner_distributions():
+        for rel in dist.files or []:
+            src = Path(dist.locate_file(rel))
+            if src.is_file():
+                data = str(rel).startswith("..")  # share/, etc/, bin/ of the environment
+                link(src, Path(os.path.normpath(site / rel)), data)
+    (site / "coursekit-checkout.pth").write_text(f"{root}\n")
+    # The Makefile's step after pip, run the same way.
+    subprocess.run(
+        [str(python), str(root / "scripts" / "install_data_files.py")],
+        check=True,
+        capture_output=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        timeout=60,
+    )
+    return python

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coursekit.grading.progress import is_progress_cell, progress_cells
 from coursekit.notebooks import KERNELSPEC, course_notebooks, normalise, stderr_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,3 +202,30 @@ def test_normalise_joins_a_stream_split_into_several_messages():
         ("stderr", "w\n"),
         ("stdout", "c\n"),
     ]
+
+
+def _graded(nb) -> list:
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_notebook_ends_with_the_progress_cells(path):
+    # Written by scripts/add_progress_cell.py, never by hand: run it (or `make notebooks`)
+    # after adding, removing or renaming an exercise anywhere in the course.
+    nb = _read(path)
+    fix = "run `python scripts/add_progress_cell.py`"
+    assert sum(map(is_progress_cell, nb.cells)) == 2, fix
+    *rest, intro, code = nb.cells
+    for cell, want in zip((intro, code), progress_cells(), strict=True):
+        assert cell.cell_type == want.cell_type and cell.source == want.source, fix
+        assert cell.metadata == want.metadata, fix
+    assert rest[-1].cell_type == "markdown" and re.match(r"## .*summary", rest[-1].source, re.I)
+    # The stored output is the instructor's: the whole course, every exercise passed.
+    text = "".join(o.get("text", "") for o in code.outputs if o.output_type == "stream")
+    graded = [c for p in NOTEBOOKS for c in _graded(_read(p))]
+    points = f"{sum(c.metadata.nbgrader.points for c in graded):g}"
+    total = (
+        f"Total: {points}/{points} points; {len(graded)} passed, 0 failed, "
+        f"0 not attempted (of {len(graded)} exercises)."
+    )
+    assert total in text, f"stale progress output: {fix}"

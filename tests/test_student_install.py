@@ -58,3 +58,27 @@ def test_readme_sizes_come_from_the_record():
     readme = (ROOT / "README.md").read_text()
     for key in ("learner_venv_gib", "learner_torch_cuda_triton_gib", "tools_venv_gib"):
         assert f"{record[key]} GiB" in readme, key
+
+
+def test_every_environment_gets_the_data_files_an_editable_install_skips(tmp_path):
+    import subprocess
+    import sys
+
+    make = (ROOT / "Makefile").read_text()
+    venv = re.search(r"^define new_venv\n(.*?)^endef", make, re.M | re.S).group(1)
+    pip = venv.index('pip install --quiet -c $(LOCK) -e ".[$(2)]"')
+    assert venv.index("$(1)/bin/python scripts/install_data_files.py") > pip
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    files = project["tool"]["setuptools"]["data-files"]
+    assert "share/jupyter/lab/settings/overrides.d" in files
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "install_data_files.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for folder, names in files.items():
+        for name in names:
+            installed = tmp_path / folder / Path(name).name
+            assert installed.read_bytes() == (ROOT / name).read_bytes()

@@ -363,3 +363,57 @@ def test_static_fallback_when_forced(capsys):
     ex.show(static=True)
     assert "verdict: good" in capsys.readouterr().out
     assert len(ex.figure.axes) == 2
+
+
+# --------------------------------------------------------------------------- saved notebooks
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def test_live_bundle_carries_the_current_figure_and_info():
+    ex = widgets.lr_explorer_1d()
+    bundle = ex.mimebundle()
+    assert bundle[WIDGET_VIEW]["model_id"] == ex.widget.model_id
+    png = base64.b64decode(bundle["image/png"])
+    assert png.startswith(b"\x89PNG") and png == _png(ex)  # the figure the widget shows
+    assert bundle["text/plain"] == "\n".join([ex.title, *ex.info_lines])
+    assert "verdict: good" in bundle["text/plain"]
+    json_safe = {k: v for k, v in bundle.items() if k != WIDGET_VIEW}
+    assert all(isinstance(v, str) for v in json_safe.values())
+
+    ex.controls["log10_lr"].value = 0.2  # lr 1.58: diverges
+    later = ex.mimebundle()
+    assert later[WIDGET_VIEW] == bundle[WIDGET_VIEW]
+    assert base64.b64decode(later["image/png"]) == _png(ex) != png
+    assert "diverg" in later["text/plain"] and later["text/plain"] != bundle["text/plain"]
+
+
+def test_live_show_publishes_the_bundle_raw(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(widgets, "use_static", lambda static=None: False)
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append((a, k)))
+    ex = widgets.activation_explorer()
+    ex._ipython_display_()
+    ((args, kwargs),) = shown
+    assert kwargs == {"raw": True}
+    assert set(args[0]) == {WIDGET_VIEW, "image/png", "text/plain"}
+    assert args[0] == ex.mimebundle()
+
+
+def test_lab_is_told_to_save_the_widget_state():
+    """The override names a real setting of the installed widget manager."""
+    import json
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    override = root / "share/jupyter/lab/settings/overrides.d/coursekit.json"
+    settings = json.loads(override.read_text())
+    assert settings == {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}}
+    schema = (
+        Path(sys.prefix)
+        / "share/jupyter/labextensions/@jupyter-widgets/jupyterlab-manager/schemas"
+        / "@jupyter-widgets/jupyterlab-manager/plugin.json"
+    )
+    assert json.loads(schema.read_text())["properties"]["saveState"]["type"] == "boolean"

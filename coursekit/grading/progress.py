@@ -29,14 +29,29 @@ starting with "✔" (passed), "✘" (failed) or "✎" (not attempted); an error 
 the exercise's points here; ``coursekit grade`` also runs hidden tests.
 
 The learner's code runs with the learner's rights, as it does in Jupyter.
+
+The last cell of every notebook
+-------------------------------
+:func:`show_progress` is what that cell calls: the same checks for the
+notebooks saved in the notebook's own folder, printed without any path (the
+output is the same on every machine, so nbval compares it). Its results are
+cached per notebook under :func:`cache_dir`, keyed by the SHA-256 of the saved
+notebook's solution cells, of the exercises and checks of the course notebook
+and of coursekit's own sources: ten such cells in a course run check each notebook
+once, and a notebook is checked again as soon as a solution in it, its checks
+or coursekit change (not when only its outputs do).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +65,15 @@ __all__ = [
     "STUDY_MINUTES",
     "ExerciseProgress",
     "next_step",
+    "PROGRESS_CODE",
+    "cache_dir",
+    "course_source",
+    "is_progress_cell",
+    "progress_cells",
     "progress",
     "progress_report",
     "remaining_minutes",
+    "show_progress",
 ]
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
@@ -294,6 +315,7 @@ def progress(
     source: str | Path = "notebooks",
     timeout: float = 60.0,
     quiet: bool = True,
+    cache: str | Path | None = None,
 ) -> list[ExerciseProgress]:
     """Check every exercise of the course in the learner's workspace; never modify a notebook.
 
@@ -310,6 +332,9 @@ def progress(
         Seconds each cell may run before the kernel is interrupted.
     quiet : bool
         Do not print which notebook is being checked (to stderr).
+    cache : str or Path, optional
+        A folder for the results of each notebook, keyed by content (see
+        :func:`_cache_key`); None: check every notebook.
 
     Returns
     -------
@@ -353,12 +378,258 @@ def progress(
                 for e in exercises
             )
             continue
-        if not quiet:
-            print(f"checking {name} ...", file=sys.stderr, flush=True)
         with open(saved, "rb") as f:  # read-only, once
             data = f.read()
-        records.extend(_check_notebook(name, source_nb, released, data, float(timeout)))
+        if cache is None:
+            if not quiet:
+                print(f"checking {name} ...", file=sys.stderr, flush=True)
+            records.extend(_check_notebook(name, source_nb, released, data, float(timeout)))
+            continue
+        key = _cache_key(
+            name, _checked_code(source_nb, data), _checks(source_nb, released), float(timeout)
+        )
+        # One process checks a notebook; another one asking meanwhile waits for its result.
+        with _locked(Path(cache), key):
+            mine = _cache_get(Path(cache), key)
+            if mine is None:
+                if not quiet:
+                    print(f"checking {name} ...", file=sys.stderr, flush=True)
+                mine = _check_notebook(name, source_nb, released, data, float(timeout))
+                _cache_put(Path(cache), key, mine)
+        records.extend(mine)
     return records
+
+
+# --------------------------------------------------------------------------- #
+# The cache of show_progress
+# --------------------------------------------------------------------------- #
+_CACHE_VERSION = "1"
+_CODE_HASH: str | None = None
+
+
+def _code_hash() -> str:
+    """SHA-256 of coursekit's Python sources (the checks and everything they call)."""
+    global _CODE_HASH
+    if _CODE_HASH is None:
+        package = Path(__file__).resolve().parents[1]
+        h = hashlib.sha256()
+        for path in sorted(package.rglob("*.py")):
+            h.update(path.relative_to(package).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+        _CODE_HASH = h.hexdigest()
+    return _CODE_HASH
+
+
+def _checked_code(source_nb: NotebookNode, saved: bytes) -> bytes:
+    """What the check of a saved notebook reads from it: its solution cells' code.
+
+    Outputs, execution counts and the other cells do not change the result, so
+    running a notebook's cells again (or this very cell) keeps its cached
+    result; a notebook that cannot be read is keyed by its bytes.
+    """
+    from coursekit.grading.autograde import solution_cells
+
+    try:
+        cells, _ = solution_cells(source_nb, nbformat.reads(saved.decode("utf-8"), as_version=4))
+        code = sorted((c["id"], c["source"]) for c in cells)
+    except Exception:  # not a notebook any more: the check reports it
+        return b"unreadable\0" + saved
+    return json.dumps(code).encode("utf-8")
+
+
+def _checks(source_nb: NotebookNode, released: NotebookNode) -> bytes:
+    """What the check takes from the course notebook: its exercises, stubs and imports.
+
+    Not its outputs: re-executing the course's notebooks keeps the cache.
+    """
+    from coursekit.grading.exercises import prelude
+
+    exercises = [
+        (e.grade_id, e.title, e.max_points, e.check_source, e.solution_ids)
+        for e in _exercises(released)
+    ]
+    stubs = sorted(
+        (c.metadata.nbgrader["grade_id"], c.source)
+        for c in released.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    )
+    return json.dumps([exercises, stubs, prelude(source_nb)]).encode("utf-8")
+
+
+def _cache_key(name: str, saved: bytes, source: bytes, timeout: float) -> str:
+    """What a notebook's result depends on: ``saved`` (see :func:`_checked_code`), the
+    course notebook's checks (:func:`_checks`), coursekit's sources, the time limit, Python."""
+    import sys
+
+    h = hashlib.sha256()
+    for part in (
+        _CACHE_VERSION,
+        name,
+        hashlib.sha256(saved).hexdigest(),
+        hashlib.sha256(source).hexdigest(),
+        _code_hash(),
+        repr(timeout),
+        sys.version,
+    ):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, key: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``key`` in ``folder`` (POSIX); no lock where none can be had."""
+    try:
+        import fcntl
+
+        folder.mkdir(parents=True, exist_ok=True)
+        f = open(folder / f"{key}.lock", "a")  # noqa: SIM115 - closed below
+    except (ImportError, OSError):  # Windows, or a read-only cache: check without a lock
+        yield
+        return
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+    finally:
+        f.close()  # closing releases the lock
+
+
+def _cache_get(folder: Path, key: str) -> list[ExerciseProgress] | None:
+    try:
+        data = json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))
+        return [ExerciseProgress(**record) for record in data]
+    except (OSError, ValueError, TypeError):  # absent, unreadable or not ours: check again
+        return None
+
+
+def _cache_put(folder: Path, key: str, records: list[ExerciseProgress]) -> None:
+    from dataclasses import asdict
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Written whole, then renamed: a cell running at the same time never reads half a file.
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump([asdict(r) for r in records], f)
+        os.replace(tmp, folder / f"{key}.json")
+    except OSError:  # a read-only home: no cache, same results
+        pass
+
+
+def cache_dir() -> Path:
+    """Where :func:`show_progress` keeps its results.
+
+    ``$COURSEKIT_CACHE_DIR`` if set, else ``coursekit/progress`` in the user's
+    cache folder (``$XDG_CACHE_HOME``, ``%LOCALAPPDATA%`` or ``~/.cache``).
+    """
+    env = os.environ.get("COURSEKIT_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.environ.get("LOCALAPPDATA")
+    return (Path(base) if base else Path.home() / ".cache") / "coursekit" / "progress"
+
+
+def course_source(folder: str | Path) -> Path:
+    """The course notebooks whose exercises and checks count for the notebooks in ``folder``.
+
+    The course's ``notebooks/`` next to the coursekit package (the checkout
+    ``make lab`` installs from, the Colab clone), as ``coursekit progress``
+    uses by default; else its student edition ``student/``; else ``folder``
+    itself. The student edition is built from ``notebooks/`` and may lag it.
+    """
+    from coursekit.notebooks import course_notebooks
+
+    repo = Path(__file__).resolve().parents[2]
+    for candidate in (repo / "notebooks", repo / "student"):
+        if candidate.is_dir() and course_notebooks(candidate):
+            return candidate
+    return Path(folder)
+
+
+#: ``metadata.coursekit.progress`` of the two cells that end every course notebook.
+PROGRESS_CELL_KEY = "progress"
+PROGRESS_INTRO = """\
+### Your progress in the course
+
+The next cell runs the visible check of every exercise of every notebook on
+the notebooks **as last saved** in this folder (save first), in a separate
+kernel, and shows each exercise as passed, failed or not attempted, with your
+points, what to do next and the study time left. It never changes a notebook,
+and checks again only the notebooks changed since it last ran."""
+PROGRESS_CODE = """\
+from coursekit.grading.progress import show_progress
+
+show_progress()"""
+
+
+def progress_cells() -> list[NotebookNode]:
+    """The markdown and code cell that end every course notebook (scripts/add_progress_cell.py).
+
+    Marked ``metadata.coursekit.progress`` ("intro", "code"), skipped in the
+    slides; the student edition stores no output for them (release.py).
+    """
+    new = nbformat.v4
+    intro = new.new_markdown_cell(PROGRESS_INTRO)
+    code = new.new_code_cell(PROGRESS_CODE)
+    for cell, role in ((intro, "intro"), (code, "code")):
+        cell.metadata = {
+            "slideshow": {"slide_type": "skip"},
+            "coursekit": {PROGRESS_CELL_KEY: role},
+        }
+        del cell["id"]
+    return [intro, code]
+
+
+def is_progress_cell(cell: NotebookNode) -> bool:
+    """True for either of the cells :func:`progress_cells` makes."""
+    return bool(cell.get("metadata", {}).get("coursekit", {}).get(PROGRESS_CELL_KEY))
+
+
+def show_progress(
+    folder: str | Path | None = None, source: str | Path | None = None, timeout: float = 60.0
+) -> None:
+    """Print where you stand in the whole course: the last cell of every notebook.
+
+    Runs the visible checks of every exercise on the notebooks *saved* in
+    ``folder`` (each notebook in its own fresh kernel; the notebooks are read,
+    never written), then prints each exercise as passed, failed or not
+    attempted with its points, what to do next and the study time left.
+    Results are cached per notebook by content (:func:`cache_dir`), so running
+    this cell again, or in another notebook, re-checks only what changed.
+    While a notebook is graded it prints one line and checks nothing; in
+    Colab (notebooks saved to Google Drive, not to the runtime's disk) it says
+    so instead of reporting the course's untouched copies.
+
+    Parameters
+    ----------
+    folder : str or Path, optional
+        Your notebooks; by default the current folder (a notebook's kernel
+        starts in the notebook's folder).
+    source : str or Path, optional
+        The course notebooks; by default :func:`course_source`.
+    timeout : float
+        Seconds each cell may run.
+    """
+    import sys
+
+    if any(os.environ.get(name) for name in ("COURSEKIT_GRADING", "NBGRADER_EXECUTION")):
+        print("Your progress is not checked while a notebook is graded.")
+        return
+    if "google.colab" in sys.modules and folder is None:
+        # Colab saves a notebook to Google Drive: the runtime's disk holds only the course's copies.
+        print(
+            "In Colab your notebooks are saved in Google Drive, out of this runtime's reach, "
+            "so your progress across the course cannot be checked here. Each exercise's check "
+            "cell says where you stand; locally (make lab) this cell shows the whole course."
+        )
+        return
+    folder = Path.cwd() if folder is None else Path(folder)
+    source = course_source(folder) if source is None else Path(source)
+    records = progress(folder, source, timeout=timeout, cache=cache_dir())
+    print(
+        "Your progress in the whole course: the visible checks, run on the notebooks as last "
+        "saved in this folder (save first to count your latest changes).\n"
+    )
+    print(progress_report(records))
 
 
 # --------------------------------------------------------------------------- #

@@ -27,6 +27,8 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from coursekit.grading.progress import is_progress_cell
+
 __all__ = [
     "CODE_STUB",
     "MANIFEST_NAME",
@@ -267,6 +269,10 @@ def release_notebook(
     nb = copy.deepcopy(nb)
     nb.metadata.pop("celltoolbar", None)
     for cell in nb.cells:
+        if is_progress_cell(cell) and cell.cell_type == "code":
+            # The instructor's run says "every exercise passes": not the learner's progress.
+            cell.outputs = []
+            cell.execution_count = None
         if "nbgrader" not in cell.metadata:
             continue
         if is_solution(cell):

@@ -102,11 +102,14 @@ def prelude(nb: Any) -> list[str]:
     name the notebook imports; a statement that fails there is skipped.
     """
     from coursekit.grading.harness import import_statements
+    from coursekit.grading.progress import is_progress_cell
     from coursekit.grading.release import is_solution, release_notebook
 
     seen: list[str] = []
     for cell in release_notebook(nb).cells:  # the student edition: no hidden tests
-        if cell.cell_type == "code" and not is_solution(cell):
+        # The progress cell's import serves no solution (and keeps a check's cache key
+        # the same with or without that cell).
+        if cell.cell_type == "code" and not is_solution(cell) and not is_progress_cell(cell):
             for statement in import_statements(cell.source):
                 if statement not in seen:
                     seen.append(statement)
