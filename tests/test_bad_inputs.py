@@ -301,38 +301,52 @@ def _shown(value: Any) -> list[str]:
     """Ways a message may show the bad value: its repr, or its shape for an array."""
     if isinstance(value, np.ndarray):
         return [str(value.shape), str(value.dtype)]
+    if isinstance(value, torch.Tensor):
+        return [str(tuple(value.shape)), str(value.dtype)]
     if isinstance(value, float):
         return [repr(value), str(value)]
     if isinstance(value, list):
         return [repr(v) for v in value]
     if callable(value):
         return ["got"]
-    return [repr(value), str(value)]
+    # an object is shown by its type: "model must be a torch.nn.Module, got str"
+    return [repr(value), str(value), f"got {type(value).__name__}"]
 
 
-def _id(case: tuple) -> str:
+def case_id(case: tuple) -> str:
+    """A readable test id: call-argument=value."""
     call, arg, value, _, _ = case
-    shown = f"shape{value.shape}" if isinstance(value, np.ndarray) else repr(value)[:20]
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        shown = f"shape{tuple(value.shape)}"
+    else:
+        shown = repr(value)[:20]
     return f"{call}-{arg}={shown}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    call_name, arg, value, exc_type, expected = case
-    call = CALLS[call_name]
-    kwargs = {**call.good, arg: value}
+def assert_clear_error(
+    fn: Callable[..., Any], kwargs: dict[str, Any], arg: str, value: Any, exc_type: type, expected: str
+) -> None:
+    """``fn(**kwargs)`` raises ``exc_type`` whose message names ``arg``, shows ``value``
+    and says what was expected (``must`` ... ``expected``); nothing is returned."""
     result = None
     with pytest.raises((ValueError, TypeError)) as info:
-        result = call.fn(**kwargs)
+        result = fn(**kwargs)
     assert result is None, "a value was returned for a bad input"
     message = str(info.value)
     assert info.type is exc_type, f"{info.type.__name__} instead of {exc_type.__name__}: {message}"
     # the argument is named (as itself, or as an entry of it such as layers[0])
-    assert re.search(rf"\b{re.escape(arg)}\b", message) or (
-        arg == "layers" and "layers[" in message
+    assert re.search(rf"(?<![\w-]){re.escape(arg)}(?![\w])", message) or (
+        f"{arg}[" in message
     ), f"{arg!r} is not named in: {message}"
     assert any(s in message for s in _shown(value)), f"bad value not shown in: {message}"
     assert "must" in message and expected in message, f"expected {expected!r} in: {message}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    call_name, arg, value, exc_type, expected = case
+    call = CALLS[call_name]
+    assert_clear_error(call.fn, {**call.good, arg: value}, arg, value, exc_type, expected)
 
 
 def test_every_call_works_with_its_good_arguments():
