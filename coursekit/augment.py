@@ -30,6 +30,7 @@ from torchvision.transforms import v2
 
 from coursekit._validate import (
     check_bool,
+    check_finite,
     check_in,
     check_nonneg_int,
     check_positive,
@@ -272,7 +273,8 @@ def color_jitter(
     _check_generator(generator, x)
     if x.shape[1] not in (1, 3):
         raise ValueError(
-            f"x must have 1 or 3 channels for colour jitter, got {x.shape[1]} channels"
+            f"x must have 1 or 3 channels for colour jitter, got {x.shape[1]} channels "
+            f"(shape {tuple(x.shape)})"
         )
     n = x.shape[0]
 
@@ -541,10 +543,12 @@ def train_transforms(
     mean, std = tuple(mean), tuple(std)
     if len(mean) != len(std):
         raise ValueError(
-            f"mean and std must have one value per channel each, got {len(mean)} and {len(std)}"
+            f"mean and std must have one value per channel each, got {len(mean)} and "
+            f"{len(std)} values: mean={mean!r}, std={std!r}"
         )
-    for s in std:
-        check_positive(s, "std")
+    for i, (m, s) in enumerate(zip(mean, std, strict=True)):
+        check_finite(m, f"mean[{i}]")
+        check_positive(s, f"std[{i}]")
     overrides = {"size": size, "padding": padding, "rotation": rotation, "jitter": jitter}
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     size_ = check_nonneg_int(cfg["size"], "size")

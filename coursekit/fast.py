@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from coursekit._validate import (
     check_bool,
     check_in,
+    check_labels,
     check_nonneg_int,
     check_positive,
     check_positive_int,
@@ -170,9 +171,13 @@ class GpuLoader:
         mean: Any = None,
         std: Any = None,
     ) -> None:
+        check_bool(shuffle, "shuffle")
+        check_bool(drop_last, "drop_last")
+        check_bool(normalize, "normalize")
         X = _as_tensor(X, "X")
         y = _as_tensor(y, "y")
         check_images_and_labels(X, y)
+        check_labels(y, None, "y")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.seed = check_nonneg_int(seed, "seed")
         if augment is not None and not callable(augment):
@@ -217,7 +222,11 @@ class GpuLoader:
             return default
         t = torch.as_tensor(value, dtype=torch.float32, device=self.device).flatten()
         if t.numel() != c:
-            raise ValueError(f"{name} must have one value per channel ({c}), got {t.numel()}")
+            raise ValueError(
+                f"{name} must have one value per channel ({c}), got {t.numel()}: {t.tolist()}"
+            )
+        if not torch.all(torch.isfinite(t)):
+            raise ValueError(f"{name} must hold finite numbers, got {t.tolist()}")
         return t
 
     def __len__(self) -> int:
@@ -352,6 +361,7 @@ def train_fast(
     amp = check_bool(amp, "amp", allow_none=True)
     channels_last = check_bool(channels_last, "channels_last", allow_none=True)
     compile = check_bool(compile, "compile", allow_none=True)
+    check_bool(verbose, "verbose")
     try:
         steps_per_epoch = len(train_loader)
     except TypeError as exc:
@@ -360,7 +370,10 @@ def train_fast(
             f"{type(train_loader).__name__}"
         ) from exc
     if steps_per_epoch < 1:
-        raise ValueError(f"train_loader must yield at least one batch, got {steps_per_epoch}")
+        raise ValueError(
+            f"train_loader must yield at least one batch, got an empty loader "
+            f"(len {steps_per_epoch})"
+        )
 
     if device is None:
         device = getattr(train_loader, "device", None)
@@ -445,7 +458,7 @@ def evaluate_fast(
             correct += (logits.argmax(dim=1) == yb).sum()
             seen += len(yb)
     if seen == 0:
-        raise ValueError("loader must yield at least one batch, got none")
+        raise ValueError("loader must yield at least one batch, got an empty loader")
     return float(correct) / seen
 
 
@@ -484,7 +497,7 @@ def _num_outputs(model: nn.Module, shape: tuple[int, ...], device: torch.device)
 def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
     if not isinstance(input_shape, (tuple, list)) or not input_shape:
         raise TypeError(f"input_shape must be a tuple like (3, 32, 32), got {input_shape!r}")
-    return tuple(check_positive_int(s, "input_shape") for s in input_shape)
+    return tuple(check_positive_int(s, f"input_shape[{i}]") for i, s in enumerate(input_shape))
 
 
 def _timed_steps(
@@ -961,6 +974,11 @@ def format_ladder(rows: list[dict[str, Any]], macs_per_image: float) -> str:
     table : str
         A header line and one line per row; skipped rows name the reason.
     """
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise TypeError(f"rows must be a list of rows (dicts) from speedup_ladder, got {rows!r}")
+    if not rows:
+        raise ValueError(f"rows must hold at least one row, got {rows!r}")
+    check_positive(macs_per_image, "macs_per_image")
     lines = [f"{'step':38s} {'images/s':>10s} {'speed-up':>9s} {'TFLOP/s':>9s}"]
     for row in rows:
         if row["images_per_s"] is None:
@@ -1053,7 +1071,9 @@ def peak_tflops(device: str | torch.device) -> float | None:
         except RuntimeError:  # not a device string: take it as a GPU name
             dev = None
     else:
-        raise TypeError(f"device must be a torch.device or str, got {type(device).__name__}")
+        raise TypeError(
+            f"device must be a torch.device or str, got {device!r} ({type(device).__name__})"
+        )
     if dev is not None:
         if dev.type != "cuda" or not torch.cuda.is_available():
             return None
