@@ -55,10 +55,16 @@ W4 = _img(4, 3, 3, 3)
 X2 = _img(4, 3)
 
 
-def _train_numpy(**kw: Any) -> dict:
+def _train_numpy(y_train: Any = None, **kw: Any) -> dict:
     net = layers.MLP((3, 3), rng=0)
-    y = np.array([0, 1, 2, 0])
+    y = np.array([0, 1, 2, 0]) if y_train is None else y_train
     return solver.train_numpy(net, X2, y, optimizers.SGD(net.parameters(), 0.1), 1, 2, **kw)
+
+
+def _with_nan(a: np.ndarray, value: float = np.nan) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.flat[1] = value
+    return a
 
 
 CALLS = {
@@ -127,7 +133,7 @@ CALLS = {
         Call("ResidualBlock", ResidualBlock, {"in_channels": 3, "out_channels": 4, "rng": 0}),
         Call("BatchNorm2d", normalization.BatchNorm2d, {"num_features": 3}),
         Call("MaxPool2d", pooling.MaxPool2d, {"kernel_size": 2}),
-        Call("make_xor", toydata.make_xor, {"n": 20, "seed": 0}),
+        Call("make_xor", toydata.make_xor, {"n": 20, "noise": 0.1, "seed": 0}),
         Call("make_regression_1d", toydata.make_regression_1d, {"n": 20, "seed": 0}),
         Call(
             "conv_output_size",
@@ -159,7 +165,7 @@ CALLS = {
         Call(
             "train_numpy",
             _train_numpy,
-            {"seed": 0, "progress": False, "verbose": False},
+            {"y_train": np.array([0, 1, 2, 0]), "seed": 0, "progress": False, "verbose": False},
         ),
     ]
 }
@@ -278,6 +284,25 @@ CASES: list[tuple[str, str, Any, type, str]] = [
         ]
         for v, exc in ((-1, ValueError), ("0", TypeError), (1.5, TypeError))
     ],
+    # NaN and inf inside arrays where they cannot be meant: class labels (torch's
+    # cross_entropy would index with them), sizes and shapes. Data (x, logits,
+    # predictions, targets of mse) may hold NaN: it propagates as in torch.
+    *[
+        (c, arg, _with_nan([0, 1, 2, 0], v), ValueError, "integer class labels")
+        for c, arg in [("cross_entropy", "y"), ("train_numpy", "y_train")]
+        for v in (np.nan, np.inf, -np.inf)
+    ],
+    ("xavier_uniform", "shape", (3, float("nan")), TypeError, "tuple of ints"),
+    ("he_normal", "shape", np.array([3.0, np.inf]), TypeError, "tuple of ints"),
+    ("MLP", "sizes", (3, float("nan"), 2), TypeError, "integer"),
+    ("conv_output_size", "n", float("nan"), TypeError, "integer"),
+    ("pool_output_size", "kernel_size", float("inf"), TypeError, "int"),
+    ("conv_params", "kernel_size", (3, float("nan")), TypeError, "int"),
+    ("trace_shapes", "input_shape", (3, float("nan"), 8), TypeError, "integer"),
+    ("cosine_lr", "step", float("nan"), TypeError, "integer"),
+    ("warmup_cosine", "min_lr", float("inf"), ValueError, "finite"),
+    ("Dropout", "p", float("nan"), ValueError, "[0, 1)"),
+    ("make_xor", "noise", float("nan"), ValueError, "finite"),
     # containers of the wrong kind
     ("trace_shapes", "input_shape", 3, TypeError, "(C, H, W)"),
     ("trace_shapes", "input_shape", None, TypeError, "(C, H, W)"),
@@ -298,19 +323,28 @@ CASES: list[tuple[str, str, Any, type, str]] = [
 
 
 def _shown(value: Any) -> list[str]:
-    """Ways a message may show the bad value: its repr, or its shape for an array."""
-    if isinstance(value, np.ndarray):
-        return [str(value.shape), str(value.dtype)]
-    if isinstance(value, torch.Tensor):
-        return [str(tuple(value.shape)), str(value.dtype)]
+    """Ways a message may show the bad value: its repr, its shape (an array, a
+    sequence), an entry of it, or the type of an object ("got str")."""
+    got_type = f"got {type(value).__name__}"
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        # a small array may be shown whole: "start must hold finite numbers, got [1.0, nan]"
+        n = value.numel() if isinstance(value, torch.Tensor) else value.size
+        small = [str(value.tolist()), repr(value)] if 0 < n <= 8 else []
+        return [str(tuple(value.shape)), str(value.dtype), got_type, *small] + (
+            [str(value.shape)] if isinstance(value, torch.Tensor) else []
+        )
     if isinstance(value, float):
         return [repr(value), str(value)]
-    if isinstance(value, list):
-        return [repr(v) for v in value]
-    if callable(value):
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return [repr(value), "empty"]
+        return [repr(value), str((len(value),)), got_type, *[repr(v) for v in value]]
+    if isinstance(value, dict):
+        return [repr(value), got_type, *[s for v in value.values() for s in _shown(v)]]
+    if callable(value) and not isinstance(value, type):
         return ["got"]
     # an object is shown by its type: "model must be a torch.nn.Module, got str"
-    return [repr(value), str(value), f"got {type(value).__name__}"]
+    return [repr(value), str(value), got_type]
 
 
 def case_id(case: tuple) -> str:
@@ -324,7 +358,12 @@ def case_id(case: tuple) -> str:
 
 
 def assert_clear_error(
-    fn: Callable[..., Any], kwargs: dict[str, Any], arg: str, value: Any, exc_type: type, expected: str
+    fn: Callable[..., Any],
+    kwargs: dict[str, Any],
+    arg: str,
+    value: Any,
+    exc_type: type,
+    expected: str,
 ) -> None:
     """``fn(**kwargs)`` raises ``exc_type`` whose message names ``arg``, shows ``value``
     and says what was expected (``must`` ... ``expected``); nothing is returned."""
@@ -335,9 +374,9 @@ def assert_clear_error(
     message = str(info.value)
     assert info.type is exc_type, f"{info.type.__name__} instead of {exc_type.__name__}: {message}"
     # the argument is named (as itself, or as an entry of it such as layers[0])
-    assert re.search(rf"(?<![\w-]){re.escape(arg)}(?![\w])", message) or (
-        f"{arg}[" in message
-    ), f"{arg!r} is not named in: {message}"
+    assert re.search(rf"(?<![\w-]){re.escape(arg)}(?![\w])", message) or (f"{arg}[" in message), (
+        f"{arg!r} is not named in: {message}"
+    )
     assert any(s in message for s in _shown(value)), f"bad value not shown in: {message}"
     assert "must" in message and expected in message, f"expected {expected!r} in: {message}"
 
@@ -436,3 +475,64 @@ def test_value_errors_name_the_operand():
         Value("x")
     with pytest.raises(ValueError, match="exponent 0.5 of a negative value -4.0"):
         Value(-4) ** 0.5
+
+
+# ----------------------------------------------------------------------------
+# NaN in data goes through as in torch (only labels, sizes and flags are checked)
+# ----------------------------------------------------------------------------
+
+XN = _with_nan(X2.reshape(-1)).reshape(X2.shape)  # one NaN at [0, 1]
+X4N = X4.copy()
+X4N[0, 1, 2, 2] = np.nan
+Y = np.array([0, 1, 2, 0])
+F = torch.nn.functional
+
+NAN_PROPAGATION: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
+    ("relu_forward", lambda: layers.relu_forward(XN)[0], lambda: F.relu(torch.from_numpy(XN))),
+    ("sigmoid", lambda: activations.sigmoid(XN), lambda: torch.sigmoid(torch.from_numpy(XN))),
+    (
+        "leaky_relu",
+        lambda: activations.leaky_relu(XN, 0.1),
+        lambda: F.leaky_relu(torch.from_numpy(XN), 0.1),
+    ),
+    ("softmax", lambda: losses.softmax(XN), lambda: torch.softmax(torch.from_numpy(XN), -1)),
+    (
+        "log_softmax",
+        lambda: losses.log_softmax(XN),
+        lambda: torch.log_softmax(torch.from_numpy(XN), -1),
+    ),
+    ("logsumexp", lambda: losses.logsumexp(XN), lambda: torch.logsumexp(torch.from_numpy(XN), -1)),
+    (
+        "mse",
+        lambda: np.array(losses.mse(XN, X2)),
+        lambda: F.mse_loss(torch.from_numpy(XN), torch.from_numpy(X2)),
+    ),
+    (
+        "cross_entropy",
+        lambda: np.array(losses.cross_entropy(XN, Y)),
+        lambda: F.cross_entropy(torch.from_numpy(XN), torch.from_numpy(Y)),
+    ),
+    (
+        "conv2d_forward",
+        lambda: conv.conv2d_forward(X4N, W4)[0],
+        lambda: F.conv2d(torch.from_numpy(X4N), torch.from_numpy(W4)),
+    ),
+    (
+        "avgpool2d_forward",
+        lambda: pooling.avgpool2d_forward(X4N, 2)[0],
+        lambda: F.avg_pool2d(torch.from_numpy(X4N), 2),
+    ),
+    (
+        "maxpool2d_forward",
+        lambda: pooling.maxpool2d_forward(X4N, 2)[0],
+        lambda: F.max_pool2d(torch.from_numpy(X4N), 2),
+    ),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", NAN_PROPAGATION, ids=[n[0] for n in NAN_PROPAGATION])
+def test_nan_in_data_propagates_as_in_torch(name, ours, theirs):
+    out, expected = np.asarray(ours()), theirs().numpy()
+    assert out.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-8, equal_nan=True)
