@@ -215,6 +215,8 @@ def random_rotation(
     max_degrees = check_positive(max_degrees, "max_degrees", allow_zero=True)
     _check_generator(generator, x)
     n, _, h, w = x.shape
+    if n == 0:  # an empty batch stays empty, as in the other augmentations
+        return x.clone()
     angle = _uniform(n, -max_degrees, max_degrees, x, generator) * (math.pi / 180.0)  # (N,)
     # Compute in at least float32: grid_sample is not implemented for every
     # half-precision dtype on every device, and the grid needs the precision.

@@ -1115,3 +1115,25 @@ def test_labels_as_lists_numpy_and_tensors_agree():
     assert training.accuracy(LOGITS, Y4.double()) == expected
     cm = plots.confusion_matrix(Y4, Y4)
     np.testing.assert_array_equal(plots.confusion_matrix(Y4.tolist(), Y4.numpy()), cm)
+
+
+AUGMENTATIONS = {
+    "random_flip": lambda x: augment.random_flip(x, generator=torch.Generator().manual_seed(0)),
+    "random_crop": lambda x: augment.random_crop(x, 2, generator=torch.Generator().manual_seed(0)),
+    "random_rotation": lambda x: augment.random_rotation(
+        x, 10.0, generator=torch.Generator().manual_seed(0)
+    ),
+    "color_jitter": lambda x: augment.color_jitter(x, generator=torch.Generator().manual_seed(0)),
+    "gaussian_noise": lambda x: augment.gaussian_noise(
+        x, generator=torch.Generator().manual_seed(0)
+    ),
+    "BatchAugment": lambda x: augment.BatchAugment(rotation=5.0, jitter=0.1, noise=0.1)(
+        x, generator=torch.Generator().manual_seed(0)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(AUGMENTATIONS))
+def test_a_zero_batch_gives_a_zero_batch(name):
+    out = AUGMENTATIONS[name](torch.zeros(0, 3, 8, 8))
+    assert out.shape == (0, 3, 8, 8)
