@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -436,6 +436,11 @@ def evaluate_fast(
     accuracy : float in [0, 1]
     """
     model = _check_model(model)
+    if not isinstance(loader, Iterable):
+        raise TypeError(
+            f"loader must be an iterable of (inputs, labels) batches, such as a GpuLoader, "
+            f"got {type(loader).__name__}"
+        )
     check_bool(tta_flip, "tta_flip")
     amp = check_bool(amp, "amp", allow_none=True)
     if device is None:

@@ -231,9 +231,9 @@ def _check_optimizer(optimizer: Any) -> None:
         )
 
 
-def _check_path(path: Any) -> None:
+def _check_path(path: Any, name: str = "path") -> None:
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {path!r}")
+        raise TypeError(f"{name} must be a str or os.PathLike, got {path!r}")
 
 
 def grad_norms(model: nn.Module) -> dict[str, float]:
@@ -623,6 +623,13 @@ def fit(
     if val_loader is not None:
         _check_loader(val_loader, "val_loader")
     _check_loss_fn(loss_fn)
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(
+            f"scheduler must be a learning-rate scheduler with a step() method, such as "
+            f"torch.optim.lr_scheduler.CosineAnnealingLR, got {scheduler!r}"
+        )
+    if checkpoint_path is not None:
+        _check_path(checkpoint_path, "checkpoint_path")
     if early_stopping_patience is not None:
         early_stopping_patience = check_positive_int(
             early_stopping_patience, "early_stopping_patience"
