@@ -380,6 +380,12 @@ def _check_first_batch(
         if isinstance(epoch, int):
             loader.epoch = epoch
     x, y = _split_batch(batch, "train_loader")
+    if x.ndim == 0 or len(x) == 0:
+        # the mean loss of no examples is NaN, and the epoch's mean divides by zero
+        raise ValueError(
+            f"train_loader's batches must hold at least one example, got a first batch of "
+            f"shape {tuple(x.shape)}"
+        )
     name = type(model).__name__
     # eval mode: a look at the shapes must not update BatchNorm statistics
     try:

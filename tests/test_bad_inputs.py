@@ -338,7 +338,7 @@ def _shown(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         if not value:
             return [repr(value), "empty"]
-        return [repr(value), str((len(value),)), got_type, *[repr(v) for v in value]]
+        return [repr(value), str((len(value),)), got_type, *[s for v in value for s in _shown(v)]]
     if isinstance(value, dict):
         return [repr(value), got_type, *[s for v in value.values() for s in _shown(v)]]
     if callable(value) and not isinstance(value, type):

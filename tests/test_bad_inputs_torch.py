@@ -922,6 +922,13 @@ CASES: list[tuple[str, str, Any, type, str]] = [
     ("fit", "train_loader", 5, TypeError, "iterable"),
     ("fit", "loss_fn", "cross_entropy", TypeError, "callable"),
     ("fit", "optimizer", "adam", TypeError, "torch.optim.Optimizer"),
+    (
+        "fit",
+        "train_loader",
+        [(X_FLAT[:0], Y4[:0])],
+        ValueError,
+        "at least one example",
+    ),
     ("fit", "val_loader", 5, TypeError, "iterable"),
     ("fit", "scheduler", "cosine", TypeError, "step()"),
     ("fit", "checkpoint_path", 3, TypeError, "path"),
