@@ -148,9 +148,20 @@ def check_bool(v: Any, name: str, allow_none: bool = False) -> bool | None:
     return v
 
 
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """Return ``seed`` as ``int`` if it is an integer >= 0, the seeds numpy and torch accept."""
-    return check_nonneg_int(seed, name)
+#: torch.Generator.manual_seed takes a signed 64-bit integer: seeds stay below 2**63.
+TORCH_SEED_MAX = 2**63 - 1
+
+
+def check_seed(seed: Any, name: str = "seed", for_torch: bool = False) -> int:
+    """Return ``seed`` as ``int`` if it is an integer >= 0, the seeds numpy and torch accept.
+
+    NumPy takes any size; with ``for_torch=True`` the seed must also fit torch's
+    generators (at most ``TORCH_SEED_MAX``).
+    """
+    seed = check_nonneg_int(seed, name)
+    if for_torch and seed > TORCH_SEED_MAX:
+        raise ValueError(f"{name} must be an integer in [0, 2**63 - 1] for torch, got {seed}")
+    return seed
 
 
 def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:

@@ -35,6 +35,7 @@ from coursekit._validate import (
     check_nonneg_int,
     check_positive,
     check_probability,
+    check_seed,
 )
 
 __all__ = [
@@ -443,7 +444,7 @@ class AugmentedLoader:
             )
         self.loader = loader
         self.augment = augment
-        self.seed = check_nonneg_int(seed, "seed")
+        self.seed = check_seed(seed, for_torch=True)
         self.generator: torch.Generator | None = None
 
     def _generator_for(self, x: torch.Tensor) -> torch.Generator:

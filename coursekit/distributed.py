@@ -82,7 +82,7 @@ def synthetic_data(n: int, seed: int = 0, size: int = 8, num_classes: int = 10):
     y : Tensor of shape (n,), int64 in [0, num_classes)
     """
     n = check_positive_int(n, "n")
-    seed = check_seed(seed)
+    seed = check_seed(seed, for_torch=True)
     size = check_positive_int(size, "size")
     if check_positive_int(num_classes, "num_classes") < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes}")

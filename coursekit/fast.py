@@ -30,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from coursekit._validate import (
+    TORCH_SEED_MAX,
     check_bool,
     check_in,
     check_labels,
@@ -37,6 +38,7 @@ from coursekit._validate import (
     check_positive,
     check_positive_int,
     check_probability,
+    check_seed,
 )
 from coursekit.augment import BatchAugment
 from coursekit.datasets import ImageTensorDataset, check_images_and_labels
@@ -179,7 +181,10 @@ class GpuLoader:
         check_images_and_labels(X, y)
         check_labels(y, None, "y")
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.seed = check_nonneg_int(seed, "seed")
+        # seed + epoch seeds each epoch's order: keep it inside torch's range for ages
+        self.seed = check_seed(seed, for_torch=True)
+        if self.seed > TORCH_SEED_MAX - 2**32:
+            raise ValueError(f"seed must be an integer in [0, 2**63 - 2**32 - 1], got {seed}")
         if augment is not None and not callable(augment):
             raise TypeError(
                 f"augment must be callable (e.g. BatchAugment) or None, got {augment!r}"
@@ -492,8 +497,14 @@ def _make_optimizer(model: nn.Module, optimizer: str) -> torch.optim.Optimizer:
 
 def _num_outputs(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> int:
     # eval mode: no BatchNorm running-statistics update from the probe
-    with eval_mode(model), torch.no_grad():
-        out = model(torch.zeros(1, *shape, device=device))
+    try:
+        with eval_mode(model), torch.no_grad():
+            out = model(torch.zeros(1, *shape, device=device))
+    except RuntimeError as exc:
+        raise ValueError(
+            f"input_shape must fit the model: {type(model).__name__} cannot run on "
+            f"input_shape {shape}. PyTorch said: {exc}"
+        ) from exc
     if out.ndim != 2:
         raise ValueError(f"model must return logits of shape (N, K), got shape {tuple(out.shape)}")
     return out.shape[1]

@@ -33,6 +33,7 @@ from coursekit._validate import (
     check_nonneg_int,
     check_positive,
     check_positive_int,
+    check_seed,
 )
 from coursekit.device import (
     amp_dtype,
@@ -79,7 +80,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
         Seeded with ``seed``; pass it as ``DataLoader(..., generator=g)`` so the
         shuffling order is reproducible too.
     """
-    seed = check_nonneg_int(seed, "seed")
+    seed = check_seed(seed, for_torch=True)
     check_bool(deterministic, "deterministic")
     random.seed(seed)
     # legacy global RNG: old code and some libraries still draw from it

@@ -711,6 +711,13 @@ CASES: list[tuple[str, str, Any, type, str]] = [
         ]
         for v, exc in ((-1, ValueError), (1.5, TypeError))
     ],
+    # torch's generators take seeds below 2**63
+    *[
+        (c, "seed", 2**70, ValueError, "2**63")
+        for c in ["seed_everything", "GpuLoader", "AugmentedLoader", "synthetic_data"]
+    ],
+    ("measure_throughput", "input_shape", (3, 2, 2), ValueError, "must fit the model"),
+    ("plain_loop_throughput", "input_shape", (3, 2, 2), ValueError, "must fit the model"),
     ("synthetic_data", "num_classes", 1, ValueError, ">= 2"),
     ("make_spirals", "n_classes", 1, ValueError, ">= 2"),
     ("MLPWidthExplorer", "width", 100, ValueError, "[1, 64]"),
