@@ -396,12 +396,14 @@ def _check_first_batch(
         raise
     except RuntimeError as exc:
         raise ValueError(
-            f"{name} could not process the first batch: it got inputs of shape "
-            f"{tuple(x.shape)}, but {_first_layer_hint(model)}. PyTorch said: {exc}"
+            f"train_loader's inputs must fit the model: {name} could not process the first "
+            f"batch: it got inputs of shape {tuple(x.shape)}, but {_first_layer_hint(model)}. "
+            f"PyTorch said: {exc}"
         ) from exc
 
     if not _is_classification(loss_fn):
         return
+    labels = "train_loader's labels (the targets of its first batch)"
     if out.ndim != 2 or out.shape[0] != x.shape[0]:
         raise ValueError(
             f"{name} output must have shape (N, num_classes) = ({x.shape[0]}, C) for "
@@ -409,15 +411,12 @@ def _check_first_batch(
         )
     if y.dtype != torch.int64:
         raise TypeError(
-            f"labels (targets of the first batch) must be int64 class indices for "
-            f"{type(loss_fn).__name__}, got dtype {y.dtype}; use y.long()"
+            f"{labels} must be int64 class indices for {type(loss_fn).__name__}, got dtype "
+            f"{y.dtype}; use y.long()"
         )
     if y.shape != (x.shape[0],):
-        raise ValueError(
-            f"labels (targets of the first batch) must have shape ({x.shape[0]},), "
-            f"got {tuple(y.shape)}"
-        )
-    check_labels(y.cpu().numpy(), out.shape[1], "labels (targets of the first batch)")
+        raise ValueError(f"{labels} must have shape ({x.shape[0]},), got {tuple(y.shape)}")
+    check_labels(y.cpu().numpy(), out.shape[1], labels)
 
 
 def _run_epoch_eval(
