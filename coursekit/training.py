@@ -144,8 +144,9 @@ class History:
         values = np.asarray(getattr(self, metric), dtype=np.float64)
         if values.size == 0 or np.all(np.isnan(values)):
             raise ValueError(
-                f"metric {metric!r} has no recorded values (was there a validation "
-                f"loader, and is this a classification task?), got {list(values)}"
+                f"metric must name a curve with recorded values (was there a validation "
+                f"loader, and is this a classification task?), got {metric!r} with values "
+                f"{list(values)}"
             )
         return int(np.nanargmax(values) if metric.endswith("acc") else np.nanargmin(values))
 
@@ -155,11 +156,14 @@ class History:
 
     def to_json(self, path: str | os.PathLike) -> None:
         """Write the history to ``path`` as JSON (NaN is written as JSON ``NaN``)."""
+        _check_path(path)
         Path(path).write_text(json.dumps(self.as_dict(), indent=1))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         """Rebuild a History from :meth:`as_dict` output."""
+        if not isinstance(data, dict):
+            raise TypeError(f"data must be a dict from History.as_dict(), got {data!r:.80}")
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"data must hold only History fields, got unknown keys {unknown}")
@@ -168,6 +172,7 @@ class History:
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> History:
         """Read a history written by :meth:`to_json`."""
+        _check_path(path)
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 

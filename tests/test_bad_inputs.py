@@ -340,7 +340,8 @@ def _shown(value: Any) -> list[str]:
             return [repr(value), "empty"]
         return [repr(value), str((len(value),)), got_type, *[s for v in value for s in _shown(v)]]
     if isinstance(value, dict):
-        return [repr(value), got_type, *[s for v in value.values() for s in _shown(v)]]
+        entries = [s for v in value.values() for s in _shown(v)]
+        return [repr(value), got_type, *[repr(k) for k in value], *entries]
     if callable(value) and not isinstance(value, type):
         return ["got"]
     # an object is shown by its type: "model must be a torch.nn.Module, got str"

@@ -116,6 +116,9 @@ CALLS = {
             {"path": None, "model": _mlp(), "optimizer": None, "map_location": "cpu"},
         ),
         Call("History.best_epoch", HISTORY.best_epoch, {"metric": "train_loss"}),
+        Call("History.to_json", HISTORY.to_json, {"path": None}),
+        Call("History.from_dict", training.History.from_dict, {"data": HISTORY.as_dict()}),
+        Call("History.from_json", training.History.from_json, {"path": None}),
         # ---- augment
         Call("random_flip", augment.random_flip, {"x": IMG, "p": 0.5, "generator": None}),
         Call("random_crop", augment.random_crop, {"x": IMG, "padding": 2, "mode": "reflect"}),
@@ -940,6 +943,12 @@ CASES: list[tuple[str, str, Any, type, str]] = [
     ("fit", "train_loader", [(X_FLAT, Y4.float())], TypeError, "int64"),
     ("fit", "train_loader", [(X_FLAT, torch.tensor([0, 1, 5, 0]))], ValueError, "[0, 2]"),
     ("fit", "train_loader", [(X_T[:4], Y4)], ValueError, "must fit the model"),
+    ("History.best_epoch", "metric", "val_acc", ValueError, "recorded values"),
+    ("History.to_json", "path", 3, TypeError, "os.PathLike"),
+    ("History.from_json", "path", None, TypeError, "os.PathLike"),
+    ("History.from_dict", "data", 3, TypeError, "as_dict"),
+    ("History.from_dict", "data", {"train_los": []}, ValueError, "History fields"),
+    ("GpuLoader", "mean", (0.5, math.nan, 0.5), ValueError, "finite"),
     ("fit", "val_loader", 5, TypeError, "iterable"),
     ("fit", "scheduler", "cosine", TypeError, "step()"),
     ("fit", "checkpoint_path", 3, TypeError, "path"),
@@ -1003,31 +1012,34 @@ CASES: list[tuple[str, str, Any, type, str]] = [
 ]
 
 
+def _good_kwargs(call: Call, tmp_path) -> dict[str, Any]:
+    """``call.good`` with ``path=None`` replaced by a file that suits the call."""
+    kwargs = dict(call.good)
+    if "path" in kwargs and kwargs["path"] is None:
+        if call.name == "History.to_json":
+            kwargs["path"] = str(tmp_path / "history.json")
+        elif call.name == "History.from_json":
+            kwargs["path"] = str(tmp_path / "history.json")
+            HISTORY.to_json(kwargs["path"])
+        else:  # the checkpoint functions
+            kwargs["path"] = str(tmp_path / "ck.pt")
+            training.save_checkpoint(kwargs["path"], _mlp())
+    return kwargs
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_bad_input_gets_a_clear_error(case, tmp_path):
     call_name, arg, value, exc_type, expected = case
     call = CALLS[call_name]
-    kwargs = dict(call.good)
-    if "path" in kwargs and kwargs["path"] is None:
-        kwargs["path"] = _checkpoint(tmp_path)
-    kwargs[arg] = value
+    kwargs = {**_good_kwargs(call, tmp_path), arg: value}
     assert_clear_error(call.fn, kwargs, arg, value, exc_type, expected)
-
-
-def _checkpoint(tmp_path) -> str:
-    path = tmp_path / "ck.pt"
-    training.save_checkpoint(path, _mlp())
-    return str(path)
 
 
 @pytest.mark.parametrize("name", list(CALLS))
 def test_every_call_works_with_its_good_arguments(name, tmp_path):
     """The table's baseline: each replaced argument is the only thing wrong."""
     call = CALLS[name]
-    kwargs = dict(call.good)
-    if "path" in kwargs and kwargs["path"] is None:
-        kwargs["path"] = _checkpoint(tmp_path)
-    result = call.fn(**kwargs)
+    result = call.fn(**_good_kwargs(call, tmp_path))
     if call.name == "autocast":
         with result:
             pass
