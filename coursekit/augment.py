@@ -432,7 +432,7 @@ class AugmentedLoader:
         augment: Callable[..., torch.Tensor],
         seed: int = 0,
     ) -> None:
-        if not isinstance(loader, Iterable) or isinstance(loader, torch.Tensor):
+        if not isinstance(loader, Iterable) or isinstance(loader, (torch.Tensor, str, bytes)):
             raise TypeError(
                 f"loader must be an iterable of (x, y) batches such as a DataLoader, "
                 f"got {type(loader).__name__}"
@@ -543,6 +543,9 @@ def train_transforms(
     dataset = check_in(dataset, tuple(_PIPELINE_DEFAULTS), "dataset")
     check_bool(augment, "augment")
     cfg = dict(_PIPELINE_DEFAULTS[dataset])
+    for value, name in ((mean, "mean"), (std, "std")):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise TypeError(f"{name} must be a sequence of per-channel numbers, got {value!r}")
     mean, std = tuple(mean), tuple(std)
     if len(mean) != len(std):
         raise ValueError(

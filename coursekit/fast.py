@@ -441,7 +441,7 @@ def evaluate_fast(
     accuracy : float in [0, 1]
     """
     model = _check_model(model)
-    if not isinstance(loader, Iterable):
+    if not isinstance(loader, Iterable) or isinstance(loader, (str, bytes)):
         raise TypeError(
             f"loader must be an iterable of (inputs, labels) batches, such as a GpuLoader, "
             f"got {type(loader).__name__}"

@@ -189,6 +189,7 @@ def plot_history(
         )
     if isinstance(metrics, str):
         metrics = (metrics,)
+    _check_names(metrics, "metrics", "metric names like 'loss'")
     if len(metrics) == 0:
         raise ValueError("metrics must name at least one metric, got an empty sequence")
 
@@ -225,6 +226,12 @@ def plot_history(
 # ---------------------------------------------------------------------------
 # 2-D classification
 # ---------------------------------------------------------------------------
+
+
+def _check_names(v: Any, name: str, what: str) -> None:
+    """Raise ``TypeError`` unless ``v`` is a sized sequence (not a str) of names."""
+    if isinstance(v, (str, bytes)) or not (hasattr(v, "__len__") and hasattr(v, "__iter__")):
+        raise TypeError(f"{name} must be a sequence of {what} such as a list, got {v!r}")
 
 
 def _nonfinite(a: np.ndarray) -> str:
@@ -383,6 +390,11 @@ def plot_loss_surface(
         )
     levels = check_positive_int(levels, "levels")
     check_bool(log_scale, "log_scale")
+    if trajectories is not None and not isinstance(trajectories, Mapping):
+        raise TypeError(
+            f"trajectories must be a dict of label -> (T, 2) array of points, got "
+            f"{trajectories!r:.80}"
+        )
     trajectories = dict(trajectories or {})
     paths = {}
     for label, traj in trajectories.items():
@@ -623,6 +635,8 @@ def show_images(
     -------
     Figure with one image per panel.
     """
+    if class_names is not None:
+        _check_names(class_names, "class_names", "class names")
     imgs = _images_nhwc(images)
     ncols = _check_ncols(ncols)
     n = len(imgs)
@@ -825,6 +839,8 @@ def plot_confusion_matrix(
     Figure
     """
     check_bool(normalize, "normalize")
+    if class_names is not None:
+        _check_names(class_names, "class_names", "class names")
     k = len(class_names) if class_names is not None else None
     why = f"for the {k} class_names {list(class_names)!r}" if class_names is not None else ""
     cm = _confusion_matrix(y_true, y_pred, k, why)
@@ -987,6 +1003,7 @@ def plot_grad_norms(
     nested = all(isinstance(v, Mapping) for v in norms.values())
     models = dict(norms) if nested else {None: norms}
     if labels is not None:
+        _check_names(labels, "labels", "model names")
         if len(labels) != len(models):
             raise ValueError(
                 f"labels must have one name per model ({len(models)}), got {len(labels)}: "
@@ -1042,6 +1059,7 @@ def plot_activation_functions(
 
     if isinstance(names, str):
         names = (names,)
+    _check_names(names, "names", "activation names")
     for name in names:
         check_in(name, list(ACTIVATIONS), "names")
     x = np.linspace(-5.0, 5.0, 501) if x is None else as_float_array(_to_numpy(x), "x")

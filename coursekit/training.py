@@ -36,6 +36,7 @@ from coursekit._validate import (
     check_seed,
 )
 from coursekit.device import (
+    _as_device,
     amp_dtype,
     autocast,
     compile_available,
@@ -215,7 +216,7 @@ def _as_tensor(a: Any, name: str) -> torch.Tensor:
 
 
 def _check_loader(loader: Any, name: str) -> None:
-    if not isinstance(loader, Iterable):
+    if not isinstance(loader, Iterable) or isinstance(loader, (str, bytes)):
         raise TypeError(
             f"{name} must be an iterable of (inputs, targets) batches, such as a "
             f"DataLoader, got {type(loader).__name__}"
@@ -981,6 +982,12 @@ def load_checkpoint(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _check_path(path)
     _check_optimizer(optimizer)
+    if isinstance(map_location, str):
+        _as_device(map_location, "map_location")
+    elif not isinstance(map_location, (torch.device, dict)) and not callable(map_location):
+        raise TypeError(
+            f"map_location must be a str such as 'cpu' or a torch.device, got {map_location!r}"
+        )
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path must be an existing checkpoint file, got {str(path)!r}")
