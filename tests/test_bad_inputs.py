@@ -482,58 +482,62 @@ def test_value_errors_name_the_operand():
 # NaN in data goes through as in torch (only labels, sizes and flags are checked)
 # ----------------------------------------------------------------------------
 
-XN = _with_nan(X2.reshape(-1)).reshape(X2.shape)  # one NaN at [0, 1]
-X4N = X4.copy()
-X4N[0, 1, 2, 2] = np.nan
 Y = np.array([0, 1, 2, 0])
 F = torch.nn.functional
 
-NAN_PROPAGATION: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
-    ("relu_forward", lambda: layers.relu_forward(XN)[0], lambda: F.relu(torch.from_numpy(XN))),
-    ("sigmoid", lambda: activations.sigmoid(XN), lambda: torch.sigmoid(torch.from_numpy(XN))),
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(a)
+
+
+# (name, ours(x2, x4), torch's(x2, x4)) with x2 of shape (4, 3), x4 of shape (2, 3, 5, 5)
+NAN_PROPAGATION: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
+    ("relu_forward", lambda x, _: layers.relu_forward(x)[0], lambda x, _: F.relu(_t(x))),
+    ("sigmoid", lambda x, _: activations.sigmoid(x), lambda x, _: torch.sigmoid(_t(x))),
     (
         "leaky_relu",
-        lambda: activations.leaky_relu(XN, 0.1),
-        lambda: F.leaky_relu(torch.from_numpy(XN), 0.1),
+        lambda x, _: activations.leaky_relu(x, 0.1),
+        lambda x, _: F.leaky_relu(_t(x), 0.1),
     ),
-    ("softmax", lambda: losses.softmax(XN), lambda: torch.softmax(torch.from_numpy(XN), -1)),
-    (
-        "log_softmax",
-        lambda: losses.log_softmax(XN),
-        lambda: torch.log_softmax(torch.from_numpy(XN), -1),
-    ),
-    ("logsumexp", lambda: losses.logsumexp(XN), lambda: torch.logsumexp(torch.from_numpy(XN), -1)),
-    (
-        "mse",
-        lambda: np.array(losses.mse(XN, X2)),
-        lambda: F.mse_loss(torch.from_numpy(XN), torch.from_numpy(X2)),
-    ),
+    ("softmax", lambda x, _: losses.softmax(x), lambda x, _: torch.softmax(_t(x), -1)),
+    ("log_softmax", lambda x, _: losses.log_softmax(x), lambda x, _: torch.log_softmax(_t(x), -1)),
+    ("logsumexp", lambda x, _: losses.logsumexp(x), lambda x, _: torch.logsumexp(_t(x), -1)),
+    ("mse", lambda x, _: np.array(losses.mse(x, X2)), lambda x, _: F.mse_loss(_t(x), _t(X2))),
     (
         "cross_entropy",
-        lambda: np.array(losses.cross_entropy(XN, Y)),
-        lambda: F.cross_entropy(torch.from_numpy(XN), torch.from_numpy(Y)),
+        lambda x, _: np.array(losses.cross_entropy(x, Y)),
+        lambda x, _: F.cross_entropy(_t(x), _t(Y)),
+    ),
+    (
+        "cross_entropy smoothed",
+        lambda x, _: np.array(losses.cross_entropy(x, Y, label_smoothing=0.1)),
+        lambda x, _: F.cross_entropy(_t(x), _t(Y), label_smoothing=0.1),
     ),
     (
         "conv2d_forward",
-        lambda: conv.conv2d_forward(X4N, W4)[0],
-        lambda: F.conv2d(torch.from_numpy(X4N), torch.from_numpy(W4)),
+        lambda _, x: conv.conv2d_forward(x, W4)[0],
+        lambda _, x: F.conv2d(_t(x), _t(W4)),
     ),
     (
         "avgpool2d_forward",
-        lambda: pooling.avgpool2d_forward(X4N, 2)[0],
-        lambda: F.avg_pool2d(torch.from_numpy(X4N), 2),
+        lambda _, x: pooling.avgpool2d_forward(x, 2)[0],
+        lambda _, x: F.avg_pool2d(_t(x), 2),
     ),
     (
         "maxpool2d_forward",
-        lambda: pooling.maxpool2d_forward(X4N, 2)[0],
-        lambda: F.max_pool2d(torch.from_numpy(X4N), 2),
+        lambda _, x: pooling.maxpool2d_forward(x, 2)[0],
+        lambda _, x: F.max_pool2d(_t(x), 2),
     ),
 ]
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
 @pytest.mark.parametrize("name, ours, theirs", NAN_PROPAGATION, ids=[n[0] for n in NAN_PROPAGATION])
-def test_nan_in_data_propagates_as_in_torch(name, ours, theirs):
-    out, expected = np.asarray(ours()), theirs().numpy()
+def test_nan_and_inf_in_data_go_through_as_in_torch(name, ours, theirs, bad):
+    x2, x4 = X2.copy(), X4.copy()
+    x2[0, 1] = bad  # not the true class of row 0 (label 0)
+    x4[0, 1, 2, 2] = bad
+    out, expected = np.asarray(ours(x2, x4)), theirs(x2, x4).numpy()
     assert out.shape == expected.shape
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-8, equal_nan=True)
