@@ -510,10 +510,10 @@ def _num_outputs(model: nn.Module, shape: tuple[int, ...], device: torch.device)
     return out.shape[1]
 
 
-def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
+def _check_input_shape(input_shape: Any, name: str = "input_shape") -> tuple[int, ...]:
     if not isinstance(input_shape, (tuple, list)) or not input_shape:
-        raise TypeError(f"input_shape must be a tuple like (3, 32, 32), got {input_shape!r}")
-    return tuple(check_positive_int(s, f"input_shape[{i}]") for i, s in enumerate(input_shape))
+        raise TypeError(f"{name} must be a tuple like (3, 32, 32), got {input_shape!r}")
+    return tuple(check_positive_int(s, f"{name}[{i}]") for i, s in enumerate(input_shape))
 
 
 def _timed_steps(
@@ -951,7 +951,7 @@ def copy_bandwidth(
         skipped.
     """
     device = _resolve_device(device)
-    shape = _check_input_shape(batch_shape)
+    shape = _check_input_shape(batch_shape, "batch_shape")
     repeats = check_positive_int(repeats, "repeats")
     names = ("pageable", "pinned", "pinned, non_blocking")
     if device.type != "cuda":

@@ -489,10 +489,23 @@ def plot_trajectory_panels(
     -------
     Figure
     """
+    if not isinstance(trajectories, Mapping):
+        raise TypeError(
+            f"trajectories must be a dict of label -> (T, 2) array of points, got "
+            f"{trajectories!r:.80}"
+        )
     trajectories = dict(trajectories)
     if not trajectories:
-        raise ValueError("trajectories must hold at least one trajectory, got none")
+        raise ValueError(f"trajectories must hold at least one trajectory, got {trajectories}")
     f = getattr(surface, "f", surface)
+    if not (
+        isinstance(panel_size, (tuple, list))
+        and len(panel_size) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in panel_size)
+    ):
+        raise TypeError(f"panel_size must be a pair (width, height) in inches, got {panel_size!r}")
+    if not all(0 < v < math.inf for v in panel_size):
+        raise ValueError(f"panel_size must hold finite sizes > 0, got {panel_size!r}")
     w, h = panel_size
     fig, axes = plt.subplots(
         1, len(trajectories), figsize=(w * len(trajectories), h), squeeze=False

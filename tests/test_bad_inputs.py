@@ -337,8 +337,10 @@ def _shown(value: Any) -> list[str]:
         return [repr(value), str(value)]
     if isinstance(value, (list, tuple)):
         if not value:
-            return [repr(value), "empty"]
-        return [repr(value), str((len(value),)), got_type, *[s for v in value for s in _shown(v)]]
+            return [repr(value), "empty", "got 0"]
+        entries = [s for v in value for s in _shown(v)]
+        # a sequence may be shown by its length: "got 3 tensors"
+        return [repr(value), str((len(value),)), f"got {len(value)}", got_type, *entries]
     if isinstance(value, dict):
         entries = [s for v in value.values() for s in _shown(v)]
         return [repr(value), got_type, *[repr(k) for k in value], *entries]

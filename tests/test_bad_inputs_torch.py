@@ -25,6 +25,7 @@ from coursekit import (
     device,
     distributed,
     fast,
+    landscape,
     models,
     optimizers,
     plots,
@@ -246,6 +247,11 @@ CALLS = {
             {"macs_per_image": 1e6, "images_per_s": 100.0, "training_factor": 3},
         ),
         Call("peak_tflops", fast.peak_tflops, {"device": "cpu"}),
+        Call(
+            "copy_bandwidth",
+            fast.copy_bandwidth,
+            {"device": "cpu", "batch_shape": (2, 3, 4, 4), "repeats": 1},
+        ),
         Call("synchronize", timing.synchronize, {"device": "cpu"}),
         Call(
             "warmup_linear_decay",
@@ -417,6 +423,27 @@ CALLS = {
             surfaces.gd_1d,
             {"f_grad": lambda x: 2 * x, "x0": 1.0, "lr": 0.1, "steps": 3},
         ),
+        # ---- landscape
+        Call("random_direction", landscape.random_direction, {"model": _conv_net(), "seed": 0}),
+        Call(
+            "filter_normalize",
+            landscape.filter_normalize,
+            {
+                "direction": [torch.ones(2, 3), torch.ones(2)],
+                "params": [torch.ones(2, 3), torch.ones(2)],
+            },
+        ),
+        Call(
+            "loss_along",
+            landscape.loss_along,
+            {
+                "model": _conv_net(),
+                "directions": [landscape.random_direction(_conv_net())],
+                "coords": [np.linspace(-1, 1, 3)],
+                "X": X_T[:4],
+                "y": Y4,
+            },
+        ),
         # ---- distributed
         Call("parameter_checksum", distributed.parameter_checksum, {"model": _mlp()}),
         Call(
@@ -448,6 +475,17 @@ CALLS = {
                 "trajectories": {"sgd": np.zeros((3, 2))},
                 "levels": 10,
                 "log_scale": True,
+            },
+        ),
+        Call(
+            "plot_trajectory_panels",
+            plots.plot_trajectory_panels,
+            {
+                "surface": surfaces.quadratic(),
+                "trajectories": {"sgd": np.zeros((3, 2))},
+                "levels": 10,
+                "log_scale": True,
+                "panel_size": (3.0, 2.5),
             },
         ),
         Call(
@@ -963,6 +1001,42 @@ CASES: list[tuple[str, str, Any, type, str]] = [
     ("plot_confusion_matrix", "class_names", 3, TypeError, "sequence of class names"),
     ("plot_grad_norms", "labels", 3, TypeError, "sequence of model names"),
     ("plot_activation_functions", "names", 3, TypeError, "sequence of activation names"),
+    ("copy_bandwidth", "batch_shape", (2, 0, 4), ValueError, ">= 1"),
+    ("copy_bandwidth", "batch_shape", 512, TypeError, "tuple"),
+    ("copy_bandwidth", "repeats", 0, ValueError, ">= 1"),
+    ("copy_bandwidth", "device", "tpu", ValueError, "device"),
+    ("measure_throughput", "fp16", "False", TypeError, "a bool"),
+    ("plot_trajectory_panels", "trajectories", {}, ValueError, "at least one"),
+    ("plot_trajectory_panels", "trajectories", [np.zeros((3, 2))], TypeError, "dict"),
+    ("plot_trajectory_panels", "panel_size", 3.0, TypeError, "pair"),
+    ("plot_trajectory_panels", "panel_size", (3.0, -1.0), ValueError, "> 0"),
+    ("plot_trajectory_panels", "levels", 0, ValueError, ">= 1"),
+    ("plot_trajectory_panels", "log_scale", "False", TypeError, "a bool"),
+    ("random_direction", "model", "net", TypeError, "torch.nn.Module"),
+    ("random_direction", "seed", -1, ValueError, ">= 0"),
+    ("random_direction", "seed", 2**70, ValueError, "2**63"),
+    ("filter_normalize", "direction", [torch.ones(2, 3)], ValueError, "one tensor per parameter"),
+    (
+        "filter_normalize",
+        "direction",
+        [torch.ones(3, 2), torch.ones(2)],
+        ValueError,
+        "the shape of params[0]",
+    ),
+    ("loss_along", "model", "net", TypeError, "torch.nn.Module"),
+    ("loss_along", "directions", [], ValueError, "one or two"),
+    ("loss_along", "coords", [np.zeros(3), np.zeros(3)], ValueError, "one coordinate array"),
+    ("loss_along", "coords", [np.zeros((3, 2))], ValueError, "1-D"),
+    ("loss_along", "coords", [np.array([0.0, np.nan])], ValueError, "finite"),
+    ("loss_along", "X", X_T[:4].numpy(), TypeError, "torch.Tensor"),
+    ("loss_along", "y", Y4[:3], ValueError, "(4,)"),
+    (
+        "loss_along",
+        "y",
+        torch.tensor([0.0, math.nan, 1.0, 0.0]),
+        ValueError,
+        "integer class labels",
+    ),
     ("fit", "val_loader", 5, TypeError, "iterable"),
     ("fit", "scheduler", "cosine", TypeError, "step()"),
     ("fit", "checkpoint_path", 3, TypeError, "path"),
@@ -1092,6 +1166,7 @@ def test_every_public_function_has_a_row():
     }
     missing = []
     for mod in (
+        landscape,
         training,
         augment,
         fast,
