@@ -22,6 +22,7 @@ __all__ = [
     "check_nonneg_int",
     "check_int_pair",
     "check_positive",
+    "check_finite",
     "check_probability",
     "check_in",
     "check_labels",
@@ -147,9 +148,20 @@ def check_bool(v: Any, name: str, allow_none: bool = False) -> bool | None:
     return v
 
 
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """Return ``seed`` as ``int`` if it is an integer >= 0, the seeds numpy and torch accept."""
-    return check_nonneg_int(seed, name)
+#: torch.Generator.manual_seed takes a signed 64-bit integer: seeds stay below 2**63.
+TORCH_SEED_MAX = 2**63 - 1
+
+
+def check_seed(seed: Any, name: str = "seed", for_torch: bool = False) -> int:
+    """Return ``seed`` as ``int`` if it is an integer >= 0, the seeds numpy and torch accept.
+
+    NumPy takes any size; with ``for_torch=True`` the seed must also fit torch's
+    generators (at most ``TORCH_SEED_MAX``).
+    """
+    seed = check_nonneg_int(seed, name)
+    if for_torch and seed > TORCH_SEED_MAX:
+        raise ValueError(f"{name} must be an integer in [0, 2**63 - 1] for torch, got {seed}")
+    return seed
 
 
 def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
@@ -184,6 +196,16 @@ def check_positive(v: Any, name: str, allow_zero: bool = False) -> float:
     return v
 
 
+def check_finite(v: Any, name: str) -> float:
+    """Return ``v`` as ``float`` if it is a finite real number (any sign)."""
+    if not isinstance(v, numbers.Real) or isinstance(v, bool):
+        raise TypeError(f"{name} must be a finite real number, got {v!r} ({type(v).__name__})")
+    v = float(v)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be a finite real number, got {v}")
+    return v
+
+
 def check_probability(v: Any, name: str, allow_one: bool = False) -> float:
     """Return ``v`` as ``float`` if it lies in [0, 1) (or [0, 1] with ``allow_one``)."""
     if not isinstance(v, numbers.Real) or isinstance(v, bool):
@@ -202,19 +224,36 @@ def check_in(v: Any, allowed: Sequence[Any], name: str) -> Any:
     return v
 
 
-def check_labels(y: Any, num_classes: int, name: str = "y") -> np.ndarray:
-    """Return integer class labels as an int64 array, checking they lie in [0, num_classes)."""
-    arr = np.asarray(y)
+def check_labels(y: Any, num_classes: int | None, name: str = "y", why: str = "") -> np.ndarray:
+    """Return integer class labels as an int64 array, checking they lie in [0, num_classes).
+
+    NaN and inf are never labels (ValueError). ``num_classes=None`` checks only
+    that the labels are integers >= 0. ``why`` replaces "for <num_classes> classes"
+    in the message, e.g. "for the 2 class_names ['a', 'b']".
+    """
+    arr = np.asarray(y.detach().cpu()) if hasattr(y, "detach") else np.asarray(y)
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        bad = arr[~np.isfinite(arr)][0]
+        raise ValueError(
+            f"{name} must hold integer class labels, got {bad} (NaN or inf) in {_describe(arr)}"
+        )
     if arr.dtype == bool or not (
         np.issubdtype(arr.dtype, np.integer)
         or (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)))
     ):
         raise TypeError(f"{name} must hold integer class labels, got {_describe(arr)}")
     arr = arr.astype(np.int64)
+    if num_classes is None:
+        if arr.size and arr.min() < 0:
+            raise ValueError(
+                f"{name} must hold class labels >= 0, got {arr.min()} in {_describe(arr)}"
+            )
+        return arr
     if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
         bad = arr[(arr < 0) | (arr >= num_classes)][0]
+        why = why or f"for {num_classes} classes"
         raise ValueError(
-            f"{name} must hold labels in [0, {num_classes - 1}] for {num_classes} classes, "
-            f"got {bad}"
+            f"{name} must hold labels in [0, {num_classes - 1}] {why}, got {bad} in "
+            f"{_describe(arr)}"
         )
     return arr

@@ -30,10 +30,12 @@ from torchvision.transforms import v2
 
 from coursekit._validate import (
     check_bool,
+    check_finite,
     check_in,
     check_nonneg_int,
     check_positive,
     check_probability,
+    check_seed,
 )
 
 __all__ = [
@@ -214,6 +216,8 @@ def random_rotation(
     max_degrees = check_positive(max_degrees, "max_degrees", allow_zero=True)
     _check_generator(generator, x)
     n, _, h, w = x.shape
+    if n == 0:  # an empty batch stays empty, as in the other augmentations
+        return x.clone()
     angle = _uniform(n, -max_degrees, max_degrees, x, generator) * (math.pi / 180.0)  # (N,)
     # Compute in at least float32: grid_sample is not implemented for every
     # half-precision dtype on every device, and the grid needs the precision.
@@ -272,7 +276,8 @@ def color_jitter(
     _check_generator(generator, x)
     if x.shape[1] not in (1, 3):
         raise ValueError(
-            f"x must have 1 or 3 channels for colour jitter, got {x.shape[1]} channels"
+            f"x must have 1 or 3 channels for colour jitter, got {x.shape[1]} channels "
+            f"(shape {tuple(x.shape)})"
         )
     n = x.shape[0]
 
@@ -427,7 +432,7 @@ class AugmentedLoader:
         augment: Callable[..., torch.Tensor],
         seed: int = 0,
     ) -> None:
-        if not isinstance(loader, Iterable) or isinstance(loader, torch.Tensor):
+        if not isinstance(loader, Iterable) or isinstance(loader, (torch.Tensor, str, bytes)):
             raise TypeError(
                 f"loader must be an iterable of (x, y) batches such as a DataLoader, "
                 f"got {type(loader).__name__}"
@@ -439,7 +444,7 @@ class AugmentedLoader:
             )
         self.loader = loader
         self.augment = augment
-        self.seed = check_nonneg_int(seed, "seed")
+        self.seed = check_seed(seed, for_torch=True)
         self.generator: torch.Generator | None = None
 
     def _generator_for(self, x: torch.Tensor) -> torch.Generator:
@@ -538,13 +543,18 @@ def train_transforms(
     dataset = check_in(dataset, tuple(_PIPELINE_DEFAULTS), "dataset")
     check_bool(augment, "augment")
     cfg = dict(_PIPELINE_DEFAULTS[dataset])
+    for value, name in ((mean, "mean"), (std, "std")):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise TypeError(f"{name} must be a sequence of per-channel numbers, got {value!r}")
     mean, std = tuple(mean), tuple(std)
     if len(mean) != len(std):
         raise ValueError(
-            f"mean and std must have one value per channel each, got {len(mean)} and {len(std)}"
+            f"mean and std must have one value per channel each, got {len(mean)} and "
+            f"{len(std)} values: mean={mean!r}, std={std!r}"
         )
-    for s in std:
-        check_positive(s, "std")
+    for i, (m, s) in enumerate(zip(mean, std, strict=True)):
+        check_finite(m, f"mean[{i}]")
+        check_positive(s, f"std[{i}]")
     overrides = {"size": size, "padding": padding, "rotation": rotation, "jitter": jitter}
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     size_ = check_nonneg_int(cfg["size"], "size")

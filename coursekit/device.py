@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from coursekit._validate import check_bool
+
 __all__ = [
     "ENV_VAR",
     "available_devices",
@@ -136,6 +138,7 @@ def get_device(device: str | torch.device | None = None, verbose: bool = True) -
         If the requested device is unknown or not available here; the message lists
         the devices that are.
     """
+    check_bool(verbose, "verbose")
     if device is not None:
         chosen = _check_available(_as_device(device), device, "the device argument")
         reason = "requested"
@@ -176,6 +179,7 @@ def to_device(obj: Any, device: str | torch.device, non_blocking: bool = False) 
     place, as ``nn.Module.to`` does, and returned.
     """
     device = _as_device(device)
+    check_bool(non_blocking, "non_blocking")
     if isinstance(obj, torch.Tensor):
         return obj.to(device, non_blocking=non_blocking)
     if isinstance(obj, nn.Module):
@@ -223,6 +227,7 @@ def autocast(device: str | torch.device, enabled: bool | None = None):
     ``torch.autocast`` with ``amp_dtype(device)``, or ``contextlib.nullcontext()``.
     """
     device = _as_device(device)
+    check_bool(enabled, "enabled", allow_none=True)
     dtype = amp_dtype(device)
     if enabled is None:
         enabled = dtype is not None
@@ -250,7 +255,8 @@ def make_grad_scaler(
     works for float32, bfloat16 and float16.
     """
     device = _as_device(device)
-    active = needs_grad_scaler(device) and (enabled is None or bool(enabled))
+    check_bool(enabled, "enabled", allow_none=True)
+    active = needs_grad_scaler(device) and (enabled is None or enabled)
     return torch.amp.GradScaler(device.type if active else "cpu", enabled=active)
 
 
@@ -289,6 +295,7 @@ def prepare_model(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     device = _as_device(device)
+    check_bool(channels_last, "channels_last", allow_none=True)
     if channels_last is None:
         channels_last = use_channels_last(device)
     model.to(device)
@@ -317,6 +324,7 @@ def prepare_batch(
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     device = _as_device(device)
+    check_bool(channels_last, "channels_last", allow_none=True)
     if channels_last is None:
         channels_last = use_channels_last(device)
     # non_blocking overlaps the copy with compute when the source is pinned memory

@@ -46,6 +46,8 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
+from coursekit._validate import check_positive_int, check_seed
+
 __all__ = ["main", "build_parser", "parameter_checksum", "synthetic_data", "free_port"]
 
 
@@ -62,6 +64,8 @@ def parameter_checksum(model: nn.Module) -> str:
     Two models have the same checksum exactly when every weight is bit-for-bit
     equal, which is what data-parallel training promises across ranks.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     digest = hashlib.sha256()
     for name, p in model.named_parameters():
         digest.update(name.encode())
@@ -77,6 +81,11 @@ def synthetic_data(n: int, seed: int = 0, size: int = 8, num_classes: int = 10):
     X : Tensor of shape (n, 1, size, size), float32
     y : Tensor of shape (n,), int64 in [0, num_classes)
     """
+    n = check_positive_int(n, "n")
+    seed = check_seed(seed, for_torch=True)
+    size = check_positive_int(size, "size")
+    if check_positive_int(num_classes, "num_classes") < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes}")
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n, 1, size, size, generator=g)
     W = torch.randn(size * size, num_classes, generator=g)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -30,12 +30,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from coursekit._validate import (
+    TORCH_SEED_MAX,
     check_bool,
     check_in,
+    check_labels,
     check_nonneg_int,
     check_positive,
     check_positive_int,
     check_probability,
+    check_seed,
 )
 from coursekit.augment import BatchAugment
 from coursekit.datasets import ImageTensorDataset, check_images_and_labels
@@ -170,11 +173,18 @@ class GpuLoader:
         mean: Any = None,
         std: Any = None,
     ) -> None:
+        check_bool(shuffle, "shuffle")
+        check_bool(drop_last, "drop_last")
+        check_bool(normalize, "normalize")
         X = _as_tensor(X, "X")
         y = _as_tensor(y, "y")
         check_images_and_labels(X, y)
+        check_labels(y, None, "y")
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.seed = check_nonneg_int(seed, "seed")
+        # seed + epoch seeds each epoch's order: keep it inside torch's range for ages
+        self.seed = check_seed(seed, for_torch=True)
+        if self.seed > TORCH_SEED_MAX - 2**32:
+            raise ValueError(f"seed must be an integer in [0, 2**63 - 2**32 - 1], got {seed}")
         if augment is not None and not callable(augment):
             raise TypeError(
                 f"augment must be callable (e.g. BatchAugment) or None, got {augment!r}"
@@ -217,7 +227,11 @@ class GpuLoader:
             return default
         t = torch.as_tensor(value, dtype=torch.float32, device=self.device).flatten()
         if t.numel() != c:
-            raise ValueError(f"{name} must have one value per channel ({c}), got {t.numel()}")
+            raise ValueError(
+                f"{name} must have one value per channel ({c}), got {t.numel()}: {t.tolist()}"
+            )
+        if not torch.all(torch.isfinite(t)):
+            raise ValueError(f"{name} must hold finite numbers, got {t.tolist()}")
         return t
 
     def __len__(self) -> int:
@@ -352,6 +366,7 @@ def train_fast(
     amp = check_bool(amp, "amp", allow_none=True)
     channels_last = check_bool(channels_last, "channels_last", allow_none=True)
     compile = check_bool(compile, "compile", allow_none=True)
+    check_bool(verbose, "verbose")
     try:
         steps_per_epoch = len(train_loader)
     except TypeError as exc:
@@ -360,7 +375,10 @@ def train_fast(
             f"{type(train_loader).__name__}"
         ) from exc
     if steps_per_epoch < 1:
-        raise ValueError(f"train_loader must yield at least one batch, got {steps_per_epoch}")
+        raise ValueError(
+            f"train_loader must yield at least one batch, got an empty loader "
+            f"(len {steps_per_epoch})"
+        )
 
     if device is None:
         device = getattr(train_loader, "device", None)
@@ -423,6 +441,11 @@ def evaluate_fast(
     accuracy : float in [0, 1]
     """
     model = _check_model(model)
+    if not isinstance(loader, Iterable) or isinstance(loader, (str, bytes)):
+        raise TypeError(
+            f"loader must be an iterable of (inputs, labels) batches, such as a GpuLoader, "
+            f"got {type(loader).__name__}"
+        )
     check_bool(tta_flip, "tta_flip")
     amp = check_bool(amp, "amp", allow_none=True)
     if device is None:
@@ -445,7 +468,7 @@ def evaluate_fast(
             correct += (logits.argmax(dim=1) == yb).sum()
             seen += len(yb)
     if seen == 0:
-        raise ValueError("loader must yield at least one batch, got none")
+        raise ValueError("loader must yield at least one batch, got an empty loader")
     return float(correct) / seen
 
 
@@ -474,17 +497,23 @@ def _make_optimizer(model: nn.Module, optimizer: str) -> torch.optim.Optimizer:
 
 def _num_outputs(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> int:
     # eval mode: no BatchNorm running-statistics update from the probe
-    with eval_mode(model), torch.no_grad():
-        out = model(torch.zeros(1, *shape, device=device))
+    try:
+        with eval_mode(model), torch.no_grad():
+            out = model(torch.zeros(1, *shape, device=device))
+    except RuntimeError as exc:
+        raise ValueError(
+            f"input_shape must fit the model: {type(model).__name__} cannot run on "
+            f"input_shape {shape}. PyTorch said: {exc}"
+        ) from exc
     if out.ndim != 2:
         raise ValueError(f"model must return logits of shape (N, K), got shape {tuple(out.shape)}")
     return out.shape[1]
 
 
-def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
+def _check_input_shape(input_shape: Any, name: str = "input_shape") -> tuple[int, ...]:
     if not isinstance(input_shape, (tuple, list)) or not input_shape:
-        raise TypeError(f"input_shape must be a tuple like (3, 32, 32), got {input_shape!r}")
-    return tuple(check_positive_int(s, "input_shape") for s in input_shape)
+        raise TypeError(f"{name} must be a tuple like (3, 32, 32), got {input_shape!r}")
+    return tuple(check_positive_int(s, f"{name}[{i}]") for i, s in enumerate(input_shape))
 
 
 def _timed_steps(
@@ -922,7 +951,7 @@ def copy_bandwidth(
         skipped.
     """
     device = _resolve_device(device)
-    shape = _check_input_shape(batch_shape)
+    shape = _check_input_shape(batch_shape, "batch_shape")
     repeats = check_positive_int(repeats, "repeats")
     names = ("pageable", "pinned", "pinned, non_blocking")
     if device.type != "cuda":
@@ -961,6 +990,11 @@ def format_ladder(rows: list[dict[str, Any]], macs_per_image: float) -> str:
     table : str
         A header line and one line per row; skipped rows name the reason.
     """
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise TypeError(f"rows must be a list of rows (dicts) from speedup_ladder, got {rows!r}")
+    if not rows:
+        raise ValueError(f"rows must hold at least one row, got {rows!r}")
+    check_positive(macs_per_image, "macs_per_image")
     lines = [f"{'step':38s} {'images/s':>10s} {'speed-up':>9s} {'TFLOP/s':>9s}"]
     for row in rows:
         if row["images_per_s"] is None:
@@ -1053,7 +1087,9 @@ def peak_tflops(device: str | torch.device) -> float | None:
         except RuntimeError:  # not a device string: take it as a GPU name
             dev = None
     else:
-        raise TypeError(f"device must be a torch.device or str, got {type(device).__name__}")
+        raise TypeError(
+            f"device must be a torch.device or str, got {device!r} ({type(device).__name__})"
+        )
     if dev is not None:
         if dev.type != "cuda" or not torch.cuda.is_available():
             return None

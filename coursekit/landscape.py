@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from coursekit._validate import as_float_array, check_labels, check_ndim, check_seed
 from coursekit.training import eval_mode
 
 __all__ = ["random_direction", "filter_normalize", "loss_along"]
@@ -48,11 +49,17 @@ def filter_normalize(
         ``d_i * ||theta_i|| / ||d_i||`` filter by filter (0 where ``d_i`` is 0).
     """
     if len(direction) != len(params):
-        raise ValueError(f"direction has {len(direction)} tensors, params {len(params)}")
+        raise ValueError(
+            f"direction must hold one tensor per parameter ({len(params)}), got "
+            f"{len(direction)} tensors"
+        )
     out = []
-    for d, p in zip(direction, params, strict=True):
+    for i, (d, p) in enumerate(zip(direction, params, strict=True)):
         if d.shape != p.shape:
-            raise ValueError(f"shapes differ: direction {tuple(d.shape)}, params {tuple(p.shape)}")
+            raise ValueError(
+                f"direction[{i}] must have the shape of params[{i}], {tuple(p.shape)}, got "
+                f"{tuple(d.shape)}"
+            )
         if p.dim() <= 1:
             out.append(torch.zeros_like(d))
             continue
@@ -72,7 +79,9 @@ def random_direction(model: nn.Module, seed: int = 0) -> list[torch.Tensor]:
         One tensor per parameter (``model.parameters()`` order), on the
         parameters' devices.
     """
-    gen = torch.Generator().manual_seed(seed)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    gen = torch.Generator().manual_seed(check_seed(seed, for_torch=True))
     params = [p.detach() for p in model.parameters()]
     raw = [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in params]
     return filter_normalize(raw, params)
@@ -105,8 +114,27 @@ def loss_along(
     -------
     losses : ndarray of shape (len(coords[0]),) or (len(coords[0]), len(coords[1]))
     """
-    if len(directions) not in (1, 2) or len(directions) != len(coords):
-        raise ValueError("give one or two directions and one coordinate array per direction")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if len(directions) not in (1, 2):
+        raise ValueError(f"directions must hold one or two directions, got {len(directions)}")
+    if len(coords) != len(directions):
+        raise ValueError(
+            f"coords must hold one coordinate array per direction ({len(directions)}), got "
+            f"{len(coords)}"
+        )
+    for i, c in enumerate(coords):
+        c = as_float_array(c, f"coords[{i}]")
+        check_ndim(c, 1, f"coords[{i}]", "(steps,)")
+        if not np.all(np.isfinite(c)):
+            raise ValueError(f"coords[{i}] must hold finite step sizes, got {c.tolist()}")
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(
+            f"X and y must be torch.Tensors, got {type(X).__name__} and {type(y).__name__}"
+        )
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"y must have shape ({len(X)},) to match X, got {tuple(y.shape)}")
+    check_labels(y, None, "y")
     params = list(model.parameters())
     theta = [p.detach().clone() for p in params]
     grids = [np.asarray(c, dtype=np.float64) for c in coords]

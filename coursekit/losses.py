@@ -323,8 +323,9 @@ def softmax(x, axis: int = -1) -> np.ndarray:
     ndarray of the same shape as ``x``
     """
     x = _float_with_axis(x, axis)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):  # a row holding +inf is NaN, silently as in torch
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis: int = -1) -> np.ndarray:
@@ -340,7 +341,11 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
     ndarray of the same shape as ``x``
     """
     x = _float_with_axis(x, axis)
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    # torch's order: shift by the row maximum, then subtract log(sum(exp)). A row
+    # holding +inf (inf - inf) or only -inf is NaN throughout, as in torch.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = x - np.max(x, axis=axis, keepdims=True)
+        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
 def softmax_jacobian(s) -> np.ndarray:
@@ -399,8 +404,18 @@ def cross_entropy(logits, y, label_smoothing: float = 0.0) -> float:
     -------
     float
     """
-    logits, _, target = _ce_inputs(logits, y, label_smoothing)
-    return float(-np.sum(target * log_softmax(logits, axis=1)) / logits.shape[0])
+    logits, labels, _ = _ce_inputs(logits, y, label_smoothing)
+    return float(np.mean(_ce_per_example(log_softmax(logits, axis=1), labels, label_smoothing)))
+
+
+def _ce_per_example(log_p: np.ndarray, labels: np.ndarray, eps: float) -> np.ndarray:
+    """``-sum_k t_nk log_p_nk`` as torch computes it: the true class's term, plus
+    the smoothing term only when ``eps > 0`` (so a -inf logit of another class
+    costs nothing without smoothing, instead of 0 * -inf = NaN)."""
+    nll = -log_p[np.arange(len(labels)), labels]
+    if eps == 0:
+        return nll
+    return (1.0 - eps) * nll - eps / log_p.shape[1] * np.sum(log_p, axis=1)
 
 
 def cross_entropy_grad(logits, y, label_smoothing: float = 0.0) -> np.ndarray:
@@ -433,8 +448,8 @@ def softmax_cross_entropy(logits, y) -> tuple[float, np.ndarray]:
     loss : float
     dlogits : ndarray of shape (N, K)
     """
-    logits, _, target = _ce_inputs(logits, y, 0.0)
+    logits, labels, target = _ce_inputs(logits, y, 0.0)
     log_p = log_softmax(logits, axis=1)
     n = logits.shape[0]
-    loss = float(-np.sum(target * log_p) / n)
+    loss = float(np.mean(_ce_per_example(log_p, labels, 0.0)))
     return loss, (np.exp(log_p) - target) / n

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from coursekit._validate import (
     as_float_array,
+    check_bool,
     check_in,
     check_labels,
     check_ndim,
@@ -188,6 +189,7 @@ def plot_history(
         )
     if isinstance(metrics, str):
         metrics = (metrics,)
+    _check_names(metrics, "metrics", "metric names like 'loss'")
     if len(metrics) == 0:
         raise ValueError("metrics must name at least one metric, got an empty sequence")
 
@@ -199,8 +201,8 @@ def plot_history(
         }
         if not any(values for values, _ in curves.values()):
             raise ValueError(
-                f"metrics contains {metric!r}, but history has no 'train_{metric}' or "
-                f"'val_{metric}' values"
+                f"metrics must name curves that history holds ('train_{metric}' or "
+                f"'val_{metric}'), got {metric!r}"
             )
         # A fraction-valued accuracy is easier to read as a percentage.
         as_percent = metric == "acc" and all(
@@ -224,6 +226,18 @@ def plot_history(
 # ---------------------------------------------------------------------------
 # 2-D classification
 # ---------------------------------------------------------------------------
+
+
+def _check_names(v: Any, name: str, what: str) -> None:
+    """Raise ``TypeError`` unless ``v`` is a sized sequence (not a str) of names."""
+    if isinstance(v, (str, bytes)) or not (hasattr(v, "__len__") and hasattr(v, "__iter__")):
+        raise TypeError(f"{name} must be a sequence of {what} such as a list, got {v!r}")
+
+
+def _nonfinite(a: np.ndarray) -> str:
+    """Describe where an array is not finite: "nan at index (1, 0) of an array of shape (3, 2)"."""
+    idx = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+    return f"{a[idx]} at index {idx} of an array of shape {a.shape}"
 
 
 def _as_labels(out: Any, m: int) -> np.ndarray:
@@ -279,12 +293,14 @@ def plot_decision_boundary(
         raise TypeError(f"predict_fn must be callable, got {type(predict_fn).__name__}")
     X = as_float_array(_to_numpy(X), "X")
     check_shape(X, (None, 2), "X")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"X must hold finite numbers (no NaN or inf), got {_nonfinite(X)}")
     y = np.asarray(_to_numpy(y))
     check_ndim(y, 1, "y", "(n,) of class labels")
     check_same_length(X, y, "X", "y")
     resolution = check_positive_int(resolution, "resolution")
+    y = check_labels(y, None, "y")
     num_classes = int(y.max()) + 1 if y.size else 1
-    y = check_labels(y, num_classes, "y")
 
     fig, ax = _figure_and_axes(ax, (4.5, 4.0))
     # 10% margin so points on the edge are not cut off.
@@ -373,6 +389,12 @@ def plot_loss_surface(
             f"xlim and ylim are required when surface is a plain function, got {xlim!r}, {ylim!r}"
         )
     levels = check_positive_int(levels, "levels")
+    check_bool(log_scale, "log_scale")
+    if trajectories is not None and not isinstance(trajectories, Mapping):
+        raise TypeError(
+            f"trajectories must be a dict of label -> (T, 2) array of points, got "
+            f"{trajectories!r:.80}"
+        )
     trajectories = dict(trajectories or {})
     paths = {}
     for label, traj in trajectories.items():
@@ -467,10 +489,23 @@ def plot_trajectory_panels(
     -------
     Figure
     """
+    if not isinstance(trajectories, Mapping):
+        raise TypeError(
+            f"trajectories must be a dict of label -> (T, 2) array of points, got "
+            f"{trajectories!r:.80}"
+        )
     trajectories = dict(trajectories)
     if not trajectories:
-        raise ValueError("trajectories must hold at least one trajectory, got none")
+        raise ValueError(f"trajectories must hold at least one trajectory, got {trajectories}")
     f = getattr(surface, "f", surface)
+    if not (
+        isinstance(panel_size, (tuple, list))
+        and len(panel_size) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in panel_size)
+    ):
+        raise TypeError(f"panel_size must be a pair (width, height) in inches, got {panel_size!r}")
+    if not all(0 < v < math.inf for v in panel_size):
+        raise ValueError(f"panel_size must hold finite sizes > 0, got {panel_size!r}")
     w, h = panel_size
     fig, axes = plt.subplots(
         1, len(trajectories), figsize=(w * len(trajectories), h), squeeze=False
@@ -613,6 +648,8 @@ def show_images(
     -------
     Figure with one image per panel.
     """
+    if class_names is not None:
+        _check_names(class_names, "class_names", "class names")
     imgs = _images_nhwc(images)
     ncols = _check_ncols(ncols)
     n = len(imgs)
@@ -626,8 +663,8 @@ def show_images(
         arr = np.asarray(_to_numpy(v))
         check_ndim(arr, 1, name, "(N,) of class indices")
         check_same_length(imgs, arr, "images", name)
-        k = num_classes if num_classes is not None else int(arr.max()) + 1
-        return check_labels(arr, k, name)
+        why = f"for the {num_classes} class_names {list(class_names)!r}" if class_names else ""
+        return check_labels(arr, num_classes, name, why)
 
     labels = _labels(labels, "labels")
     preds = _labels(preds, "preds")
@@ -764,16 +801,25 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
     -------
     ndarray of shape (num_classes, num_classes), int64
     """
+    return _confusion_matrix(y_true, y_pred, num_classes)
+
+
+def _confusion_matrix(
+    y_true: Any, y_pred: Any, num_classes: int | None, why: str = ""
+) -> np.ndarray:
     t = np.asarray(_to_numpy(y_true))
     p = np.asarray(_to_numpy(y_pred))
     check_ndim(t, 1, "y_true", "(n,) of class labels")
     check_ndim(p, 1, "y_pred", "(n,) of class labels")
     check_same_shape(t, p, "y_true", "y_pred")
+    t = check_labels(t, None, "y_true")
+    p = check_labels(p, None, "y_pred")
     if num_classes is None:
         num_classes = int(max(t.max(initial=0), p.max(initial=0))) + 1
     k = check_positive_int(num_classes, "num_classes")
-    t = check_labels(t, k, "y_true")
-    p = check_labels(p, k, "y_pred")
+    why = why or f"for num_classes={k}"
+    t = check_labels(t, k, "y_true", why)
+    p = check_labels(p, k, "y_pred", why)
     # Each (true, pred) pair gets a unique bin index true * k + pred.
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
@@ -805,8 +851,12 @@ def plot_confusion_matrix(
     -------
     Figure
     """
+    check_bool(normalize, "normalize")
+    if class_names is not None:
+        _check_names(class_names, "class_names", "class names")
     k = len(class_names) if class_names is not None else None
-    cm = confusion_matrix(y_true, y_pred, k)
+    why = f"for the {k} class_names {list(class_names)!r}" if class_names is not None else ""
+    cm = _confusion_matrix(y_true, y_pred, k, why)
     k = cm.shape[0]
     shown = cm.astype(np.float64)
     if normalize:
@@ -874,8 +924,11 @@ def plot_activation_stats(
     -------
     Figure
     """
-    if not isinstance(acts, Mapping) or len(acts) == 0:
+    if not isinstance(acts, Mapping):
         raise TypeError(f"acts must be a non-empty dict of layer name -> array, got {acts!r:.80}")
+    if len(acts) == 0:
+        raise ValueError(f"acts must be a non-empty dict of layer name -> array, got {acts!r}")
+    check_bool(histograms, "histograms")
     names = list(acts)
     arrays = [as_float_array(_to_numpy(a), f"acts[{n!r}]").ravel() for n, a in acts.items()]
     means = np.array([a.mean() for a in arrays])
@@ -954,15 +1007,20 @@ def plot_grad_norms(
     -------
     Figure with one line per model.
     """
-    if not isinstance(norms, Mapping) or len(norms) == 0:
+    if not isinstance(norms, Mapping):
         raise TypeError(f"norms must be a non-empty dict of layer name -> norm, got {norms!r:.80}")
+    if len(norms) == 0:
+        raise ValueError(f"norms must be a non-empty dict of layer name -> norm, got {norms!r}")
+    check_bool(log_scale, "log_scale")
     check_in(reduce, ("mean", "first", "last"), "reduce")
     nested = all(isinstance(v, Mapping) for v in norms.values())
     models = dict(norms) if nested else {None: norms}
     if labels is not None:
+        _check_names(labels, "labels", "model names")
         if len(labels) != len(models):
             raise ValueError(
-                f"labels must have one name per model ({len(models)}), got {len(labels)}"
+                f"labels must have one name per model ({len(models)}), got {len(labels)}: "
+                f"{list(labels)!r}"
             )
         models = dict(zip(labels, models.values(), strict=True))
 
@@ -1014,6 +1072,7 @@ def plot_activation_functions(
 
     if isinstance(names, str):
         names = (names,)
+    _check_names(names, "names", "activation names")
     for name in names:
         check_in(name, list(ACTIVATIONS), "names")
     x = np.linspace(-5.0, 5.0, 501) if x is None else as_float_array(_to_numpy(x), "x")

@@ -41,6 +41,9 @@ __all__ = [
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     """3x3 convolution with padding 1 (no bias: the following BatchNorm has one)."""
+    in_planes = check_positive_int(in_planes, "in_planes")
+    out_planes = check_positive_int(out_planes, "out_planes")
+    stride = check_positive_int(stride, "stride")
     return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
 
 
@@ -332,7 +335,10 @@ def resnet110(*, width: int = 16, **kwargs) -> CifarResNet:
 
 def _plain(depth: int, width: int, kwargs: dict) -> CifarResNet:
     if "residual" in kwargs:
-        raise TypeError("plain networks have no shortcuts; do not pass residual=")
+        raise TypeError(
+            f"residual must not be given: plain networks have no shortcuts, got "
+            f"residual={kwargs['residual']!r}"
+        )
     return CifarResNet(depth, residual=False, width=width, **kwargs)
 
 

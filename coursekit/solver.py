@@ -17,6 +17,7 @@ from coursekit._validate import (
     as_float_array,
     check_bool,
     check_in,
+    check_labels,
     check_ndim,
     check_nonneg_int,
     check_positive_int,
@@ -168,6 +169,10 @@ def train_numpy(
     verbose = check_bool(verbose, "verbose")
     batch_size = check_positive_int(batch_size, "batch_size")
     loss_fn, classify = _loss_fn(loss)
+    if isinstance(loss, str) and loss == "cross_entropy":  # labels: never NaN or inf
+        check_labels(y_train, None, "y_train")
+        if y_val is not None:
+            check_labels(y_val, None, "y_val")
     rng = np.random.default_rng(check_seed(seed))
 
     history: dict[str, list[float]] = {

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from coursekit._validate import check_positive_int
+from coursekit.device import _as_device
 from coursekit.training import eval_mode
 
 __all__ = ["ModelSummary", "summary", "count_macs", "format_shape"]
@@ -39,6 +40,8 @@ def format_shape(shape: Any) -> str:
         return "-"
     if isinstance(shape, list):
         return "[" + ", ".join(format_shape(s) for s in shape) + "]"
+    if not isinstance(shape, (tuple, torch.Size)):
+        raise TypeError(f"shape must be a tuple of ints, a list of shapes or None, got {shape!r}")
     return "x".join(str(d) for d in shape) if shape else "scalar"
 
 
@@ -215,8 +218,8 @@ def _shape_error(
 ) -> str:
     """Explain a failed dummy forward pass: which layer, what it got, what it expects."""
     head = (
-        f"{type(model).__name__} cannot run on input_size {tuple(x.shape[1:])} "
-        f"(a batch of shape {tuple(x.shape)})"
+        f"input_size must fit the model: {type(model).__name__} cannot run on input_size "
+        f"{tuple(x.shape[1:])} (a batch of shape {tuple(x.shape)})"
     )
     if not running:
         return f"{head}. PyTorch said: {exc}"
@@ -295,6 +298,8 @@ def summary(
     batch_size = check_positive_int(batch_size, "batch_size")
     if depth is not None:
         depth = check_positive_int(depth, "depth")
+    if device is not None:
+        _as_device(device)
 
     row_modules: dict[str, nn.Module] = {}
     mac_modules: dict[str, nn.Module] = {}

@@ -9,14 +9,19 @@ a 1-D function for the learning-rate demo.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from coursekit._validate import as_float_array, check_nonneg_int, check_positive, check_shape
+from coursekit._validate import (
+    as_float_array,
+    check_finite,
+    check_nonneg_int,
+    check_positive,
+    check_shape,
+)
 
 __all__ = ["Surface", "quadratic", "rosenbrock", "SURFACES", "run_optimizer", "gd_1d"]
 
@@ -58,6 +63,8 @@ class Surface:
 def _point(p: Any, name: str) -> np.ndarray:
     p = as_float_array(p, name).astype(np.float64)
     check_shape(p, (2,), name)
+    if not np.all(np.isfinite(p)):
+        raise ValueError(f"{name} must hold finite numbers, got {p.tolist()}")
     return p
 
 
@@ -115,9 +122,7 @@ def rosenbrock(a: float = 1.0, b: float = 100.0) -> Surface:
     -------
     Surface
     """
-    if isinstance(a, bool) or not isinstance(a, (int, float, np.number)) or not math.isfinite(a):
-        raise TypeError(f"a must be a finite real number, got {a!r}")
-    a = float(a)
+    a = check_finite(a, "a")
     b = check_positive(b, "b")
 
     def f(x, y):
@@ -165,6 +170,11 @@ def run_optimizer(
         diverge (overflow to inf/NaN), the remaining rows are NaN so plots
         simply stop there.
     """
+    if not callable(optimizer_cls):
+        raise TypeError(
+            f"optimizer_cls must be an optimizer class such as coursekit.optimizers.SGD, "
+            f"got {optimizer_cls!r}"
+        )
     if not isinstance(surface, Surface):
         raise TypeError(f"surface must be a Surface, got {type(surface).__name__}")
     steps = check_nonneg_int(steps, "steps")
@@ -204,8 +214,7 @@ def gd_1d(f_grad: Callable[[float], float], x0: float, lr: float, steps: int) ->
     """
     if not callable(f_grad):
         raise TypeError(f"f_grad must be a callable x -> f'(x), got {f_grad!r}")
-    if isinstance(x0, bool) or not isinstance(x0, (int, float, np.number)) or not math.isfinite(x0):
-        raise TypeError(f"x0 must be a finite real number, got {x0!r}")
+    x0 = check_finite(x0, "x0")
     lr = check_positive(lr, "lr", allow_zero=True)
     steps = check_nonneg_int(steps, "steps")
     xs = np.full(steps + 1, np.nan)

@@ -23,7 +23,9 @@ def synchronize(device: Any = None) -> None:
         return
     import torch
 
-    device = torch.device(device)
+    from coursekit.device import _as_device
+
+    device = _as_device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
@@ -48,6 +50,10 @@ def best_time(
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {fn!r}")
     repeats = check_positive_int(repeats, "repeats")
+    if device is not None:  # an unknown device fails here, before fn runs
+        from coursekit.device import _as_device
+
+        _as_device(device)
     for _ in range(check_nonneg_int(warmup, "warmup")):
         fn()
     best = float("inf")

@@ -270,6 +270,12 @@ def train_val_test_split(
         raise ValueError(f"X and y must have a batch axis, got shapes {X.shape} and {y.shape}")
     check_same_length(X, y, "X", "y")
     as_float_array(X, "X")  # type check only: X must be numeric
+    y_float = as_float_array(y, "y")
+    if not np.all(np.isfinite(y_float)):
+        bad = y_float[~np.isfinite(y_float)][0]
+        raise ValueError(
+            f"y must hold finite labels or targets, got {bad} in an array of shape {y.shape}"
+        )
     val_fraction = check_positive(val_fraction, "val_fraction", allow_zero=True)
     test_fraction = check_positive(test_fraction, "test_fraction", allow_zero=True)
     if val_fraction + test_fraction >= 1:

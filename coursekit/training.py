@@ -17,7 +17,7 @@ import random
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,12 @@ from coursekit._validate import (
     check_in,
     check_labels,
     check_nonneg_int,
+    check_positive,
     check_positive_int,
+    check_seed,
 )
 from coursekit.device import (
+    _as_device,
     amp_dtype,
     autocast,
     compile_available,
@@ -78,7 +81,8 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
         Seeded with ``seed``; pass it as ``DataLoader(..., generator=g)`` so the
         shuffling order is reproducible too.
     """
-    seed = check_nonneg_int(seed, "seed")
+    seed = check_seed(seed, for_torch=True)
+    check_bool(deterministic, "deterministic")
     random.seed(seed)
     # legacy global RNG: old code and some libraries still draw from it
     np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy seed must fit in 32 bits)
@@ -141,8 +145,9 @@ class History:
         values = np.asarray(getattr(self, metric), dtype=np.float64)
         if values.size == 0 or np.all(np.isnan(values)):
             raise ValueError(
-                f"metric {metric!r} has no recorded values (was there a validation "
-                f"loader, and is this a classification task?), got {list(values)}"
+                f"metric must name a curve with recorded values (was there a validation "
+                f"loader, and is this a classification task?), got {metric!r} with values "
+                f"{list(values)}"
             )
         return int(np.nanargmax(values) if metric.endswith("acc") else np.nanargmin(values))
 
@@ -152,11 +157,14 @@ class History:
 
     def to_json(self, path: str | os.PathLike) -> None:
         """Write the history to ``path`` as JSON (NaN is written as JSON ``NaN``)."""
+        _check_path(path)
         Path(path).write_text(json.dumps(self.as_dict(), indent=1))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         """Rebuild a History from :meth:`as_dict` output."""
+        if not isinstance(data, dict):
+            raise TypeError(f"data must be a dict from History.as_dict(), got {data!r:.80}")
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"data must hold only History fields, got unknown keys {unknown}")
@@ -165,6 +173,7 @@ class History:
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> History:
         """Read a history written by :meth:`to_json`."""
+        _check_path(path)
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
@@ -183,17 +192,55 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     -------
     float in [0, 1]
     """
-    logits, y = torch.as_tensor(logits), torch.as_tensor(y)
+    logits, y = _as_tensor(logits, "logits"), _as_tensor(y, "y")
     if logits.ndim != 2:
         raise ValueError(f"logits must be 2-D (N, C), got shape {tuple(logits.shape)}")
+    if len(logits) == 0:
+        raise ValueError(f"logits must hold at least one example, got shape {tuple(logits.shape)}")
     if y.ndim != 1 or len(y) != len(logits):
         raise ValueError(
             f"y must have shape ({len(logits)},) to match logits of shape "
             f"{tuple(logits.shape)}, got {tuple(y.shape)}"
         )
-    if len(y) == 0:
-        raise ValueError("logits and y must hold at least one example, got N = 0")
+    y = torch.as_tensor(check_labels(y, logits.shape[1], "y"))
     return (logits.argmax(dim=1) == y.to(logits.device)).float().mean().item()
+
+
+def _as_tensor(a: Any, name: str) -> torch.Tensor:
+    """``a`` (tensor, array or nested list of numbers) as a tensor, naming ``name`` if not."""
+    try:
+        return torch.as_tensor(a)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        shown = f"array of dtype {a.dtype}" if isinstance(a, np.ndarray) else repr(a)[:80]
+        raise TypeError(f"{name} must be a tensor or array of numbers, got {shown}") from exc
+
+
+def _check_loader(loader: Any, name: str) -> None:
+    if not isinstance(loader, Iterable) or isinstance(loader, (str, bytes)):
+        raise TypeError(
+            f"{name} must be an iterable of (inputs, targets) batches, such as a "
+            f"DataLoader, got {type(loader).__name__}"
+        )
+
+
+def _check_loss_fn(loss_fn: Any) -> None:
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(
+            f"loss_fn must be callable (outputs, targets) -> loss, such as "
+            f"nn.CrossEntropyLoss(), got {loss_fn!r}"
+        )
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+
+
+def _check_path(path: Any, name: str = "path") -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike, got {path!r}")
 
 
 def grad_norms(model: nn.Module) -> dict[str, float]:
@@ -226,17 +273,17 @@ def _is_classification(loss_fn: nn.Module) -> bool:
     return isinstance(loss_fn, (nn.CrossEntropyLoss, nn.NLLLoss))
 
 
-def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _split_batch(batch: Any, name: str = "loader") -> tuple[torch.Tensor, torch.Tensor]:
     if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
         raise TypeError(
-            "each batch of the loader must be a pair (inputs, targets), got "
+            f"each batch of {name} must be a pair (inputs, targets), got "
             f"{type(batch).__name__}"
             + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
         )
     x, y = batch
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise TypeError(
-            f"batches must hold tensors (inputs, targets), got ({type(x).__name__}, "
+            f"batches of {name} must hold tensors (inputs, targets), got ({type(x).__name__}, "
             f"{type(y).__name__}); wrap arrays with torch.from_numpy or a TensorDataset"
         )
     return x, y
@@ -339,7 +386,13 @@ def _check_first_batch(
             g.set_state(state)
         if isinstance(epoch, int):
             loader.epoch = epoch
-    x, y = _split_batch(batch)
+    x, y = _split_batch(batch, "train_loader")
+    if x.ndim == 0 or len(x) == 0:
+        # the mean loss of no examples is NaN, and the epoch's mean divides by zero
+        raise ValueError(
+            f"train_loader's batches must hold at least one example, got a first batch of "
+            f"shape {tuple(x.shape)}"
+        )
     name = type(model).__name__
     # eval mode: a look at the shapes must not update BatchNorm statistics
     try:
@@ -349,12 +402,14 @@ def _check_first_batch(
         raise
     except RuntimeError as exc:
         raise ValueError(
-            f"{name} could not process the first batch: it got inputs of shape "
-            f"{tuple(x.shape)}, but {_first_layer_hint(model)}. PyTorch said: {exc}"
+            f"train_loader's inputs must fit the model: {name} could not process the first "
+            f"batch: it got inputs of shape {tuple(x.shape)}, but {_first_layer_hint(model)}. "
+            f"PyTorch said: {exc}"
         ) from exc
 
     if not _is_classification(loss_fn):
         return
+    labels = "train_loader's labels (the targets of its first batch)"
     if out.ndim != 2 or out.shape[0] != x.shape[0]:
         raise ValueError(
             f"{name} output must have shape (N, num_classes) = ({x.shape[0]}, C) for "
@@ -362,15 +417,12 @@ def _check_first_batch(
         )
     if y.dtype != torch.int64:
         raise TypeError(
-            f"labels (targets of the first batch) must be int64 class indices for "
-            f"{type(loss_fn).__name__}, got dtype {y.dtype}; use y.long()"
+            f"{labels} must be int64 class indices for {type(loss_fn).__name__}, got dtype "
+            f"{y.dtype}; use y.long()"
         )
     if y.shape != (x.shape[0],):
-        raise ValueError(
-            f"labels (targets of the first batch) must have shape ({x.shape[0]},), "
-            f"got {tuple(y.shape)}"
-        )
-    check_labels(y.cpu().numpy(), out.shape[1], "labels (targets of the first batch)")
+        raise ValueError(f"{labels} must have shape ({x.shape[0]},), got {tuple(y.shape)}")
+    check_labels(y.cpu().numpy(), out.shape[1], labels)
 
 
 def _run_epoch_eval(
@@ -572,6 +624,24 @@ def fit(
     epochs = check_positive_int(epochs, "epochs")
     check_in(scheduler_interval, ("epoch", "batch"), "scheduler_interval")
     check_bool(compile, "compile", allow_none=True)
+    check_bool(amp, "amp", allow_none=True)
+    check_bool(channels_last, "channels_last", allow_none=True)
+    check_bool(log_grad_norms, "log_grad_norms")
+    check_bool(progress, "progress")
+    check_bool(verbose, "verbose")
+    if lr is not None:
+        check_positive(lr, "lr")
+    _check_loader(train_loader, "train_loader")
+    if val_loader is not None:
+        _check_loader(val_loader, "val_loader")
+    _check_loss_fn(loss_fn)
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(
+            f"scheduler must be a learning-rate scheduler with a step() method, such as "
+            f"torch.optim.lr_scheduler.CosineAnnealingLR, got {scheduler!r}"
+        )
+    if checkpoint_path is not None:
+        _check_path(checkpoint_path, "checkpoint_path")
     if early_stopping_patience is not None:
         early_stopping_patience = check_positive_int(
             early_stopping_patience, "early_stopping_patience"
@@ -587,10 +657,7 @@ def fit(
             f"lr is used only for the default optimizer; set the learning rate on the "
             f"optimizer you pass instead, got lr={lr!r} and an optimizer"
         )
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
-            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
-        )
+    _check_optimizer(optimizer)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
 
     # ---- device and precision policy
@@ -773,6 +840,9 @@ def evaluate(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_loader(loader, "loader")
+    _check_loss_fn(loss_fn)
+    check_bool(amp, "amp", allow_none=True)
     device = _model_device(model) if device is None else get_device(device, verbose=False)
     model.to(device)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
@@ -803,6 +873,7 @@ def predict(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_loader(loader, "loader")
     device = _model_device(model) if device is None else get_device(device, verbose=False)
     model.to(device)
     preds, targets = [], []
@@ -859,6 +930,10 @@ def save_checkpoint(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a History or None, got {type(history).__name__}")
+    _check_path(path)
+    _check_optimizer(optimizer)
+    if epoch is not None:
+        check_nonneg_int(epoch, "epoch")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -905,6 +980,14 @@ def load_checkpoint(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_path(path)
+    _check_optimizer(optimizer)
+    if isinstance(map_location, str):
+        _as_device(map_location, "map_location")
+    elif not isinstance(map_location, (torch.device, dict)) and not callable(map_location):
+        raise TypeError(
+            f"map_location must be a str such as 'cpu' or a torch.device, got {map_location!r}"
+        )
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path must be an existing checkpoint file, got {str(path)!r}")

@@ -53,6 +53,7 @@ from matplotlib.patches import Rectangle
 from coursekit import plots
 from coursekit._validate import (
     check_bool,
+    check_finite,
     check_in,
     check_nonneg_int,
     check_positive,
@@ -255,6 +256,14 @@ class Explorer:
         self.show()
 
 
+def _in_range(v: Any, lo: float, hi: float, name: str) -> float:
+    """``v`` as float if it lies in the slider's range [lo, hi]: a slider would clamp it silently."""
+    v = check_finite(v, name)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must lie in [{lo}, {hi}] (the slider's range), got {v}")
+    return v
+
+
 def _slider(cls: type, value: Any, lo: Any, hi: Any, step: Any, description: str, **kw) -> Any:
     return cls(
         value=value,
@@ -308,7 +317,11 @@ class LRExplorer(Explorer):
         check_in(surface, list(self._surfaces), "surface")
         check_in(optimizer, list(OPTIMIZERS), "optimizer")
         steps = check_positive_int(steps, "steps")
-        self.start = None if start is None else np.asarray(start, dtype=np.float64)
+        log10_lr = _in_range(log10_lr, -4.0, 0.5, "log10_lr")
+        momentum = _in_range(momentum, 0.0, 0.99, "momentum")
+        if start is not None:
+            start = S._point(start, "start")
+        self.start = start
         self.controls = {
             "surface": W.Dropdown(
                 options=list(self._surfaces), value=surface, description="surface"
@@ -420,6 +433,8 @@ class LR1DExplorer(Explorer):
         x_star: float | None = None,
     ) -> None:
         super().__init__()
+        if x_star is not None:
+            x_star = check_finite(x_star, "x_star")
         if (f is None) != (f_grad is None):
             raise ValueError("f and f_grad must be given together (or neither, for f(x) = x^2)")
         if f is None:
@@ -428,6 +443,8 @@ class LR1DExplorer(Explorer):
             f, f_grad, x_star = (lambda x: np.asarray(x) ** 2), (lambda x: 2.0 * x), 0.0
         if not callable(f) or not callable(f_grad):
             raise TypeError(f"f and f_grad must be callable, got {f!r} and {f_grad!r}")
+        x0 = check_finite(x0, "x0")
+        log10_lr = _in_range(log10_lr, -3.0, 0.3, "log10_lr")
         self.f, self.f_grad = f, f_grad
         self.x0 = float(x0)
         self.xlim = (-1.5 * abs(self.x0) - 1.0, 1.5 * abs(self.x0) + 1.0)
@@ -811,6 +828,7 @@ class ActivationExplorer(Explorer):
     def __init__(self, activation: str = "sigmoid", slope: float = 0.1) -> None:
         super().__init__()
         check_in(activation, _ACTIVATION_NAMES, "activation")
+        slope = _in_range(slope, 0.0, 0.5, "slope")
         self.x = np.linspace(-5.0, 5.0, 501)
         self.controls = {
             "activation": W.Dropdown(

@@ -55,10 +55,16 @@ W4 = _img(4, 3, 3, 3)
 X2 = _img(4, 3)
 
 
-def _train_numpy(**kw: Any) -> dict:
+def _train_numpy(y_train: Any = None, **kw: Any) -> dict:
     net = layers.MLP((3, 3), rng=0)
-    y = np.array([0, 1, 2, 0])
+    y = np.array([0, 1, 2, 0]) if y_train is None else y_train
     return solver.train_numpy(net, X2, y, optimizers.SGD(net.parameters(), 0.1), 1, 2, **kw)
+
+
+def _with_nan(a: np.ndarray, value: float = np.nan) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.flat[1] = value
+    return a
 
 
 CALLS = {
@@ -127,7 +133,7 @@ CALLS = {
         Call("ResidualBlock", ResidualBlock, {"in_channels": 3, "out_channels": 4, "rng": 0}),
         Call("BatchNorm2d", normalization.BatchNorm2d, {"num_features": 3}),
         Call("MaxPool2d", pooling.MaxPool2d, {"kernel_size": 2}),
-        Call("make_xor", toydata.make_xor, {"n": 20, "seed": 0}),
+        Call("make_xor", toydata.make_xor, {"n": 20, "noise": 0.1, "seed": 0}),
         Call("make_regression_1d", toydata.make_regression_1d, {"n": 20, "seed": 0}),
         Call(
             "conv_output_size",
@@ -159,7 +165,7 @@ CALLS = {
         Call(
             "train_numpy",
             _train_numpy,
-            {"seed": 0, "progress": False, "verbose": False},
+            {"y_train": np.array([0, 1, 2, 0]), "seed": 0, "progress": False, "verbose": False},
         ),
     ]
 }
@@ -278,6 +284,25 @@ CASES: list[tuple[str, str, Any, type, str]] = [
         ]
         for v, exc in ((-1, ValueError), ("0", TypeError), (1.5, TypeError))
     ],
+    # NaN and inf inside arrays where they cannot be meant: class labels (torch's
+    # cross_entropy would index with them), sizes and shapes. Data (x, logits,
+    # predictions, targets of mse) may hold NaN: it propagates as in torch.
+    *[
+        (c, arg, _with_nan([0, 1, 2, 0], v), ValueError, "integer class labels")
+        for c, arg in [("cross_entropy", "y"), ("train_numpy", "y_train")]
+        for v in (np.nan, np.inf, -np.inf)
+    ],
+    ("xavier_uniform", "shape", (3, float("nan")), TypeError, "tuple of ints"),
+    ("he_normal", "shape", np.array([3.0, np.inf]), TypeError, "tuple of ints"),
+    ("MLP", "sizes", (3, float("nan"), 2), TypeError, "integer"),
+    ("conv_output_size", "n", float("nan"), TypeError, "integer"),
+    ("pool_output_size", "kernel_size", float("inf"), TypeError, "int"),
+    ("conv_params", "kernel_size", (3, float("nan")), TypeError, "int"),
+    ("trace_shapes", "input_shape", (3, float("nan"), 8), TypeError, "integer"),
+    ("cosine_lr", "step", float("nan"), TypeError, "integer"),
+    ("warmup_cosine", "min_lr", float("inf"), ValueError, "finite"),
+    ("Dropout", "p", float("nan"), ValueError, "[0, 1)"),
+    ("make_xor", "noise", float("nan"), ValueError, "finite"),
     # containers of the wrong kind
     ("trace_shapes", "input_shape", 3, TypeError, "(C, H, W)"),
     ("trace_shapes", "input_shape", None, TypeError, "(C, H, W)"),
@@ -298,41 +323,72 @@ CASES: list[tuple[str, str, Any, type, str]] = [
 
 
 def _shown(value: Any) -> list[str]:
-    """Ways a message may show the bad value: its repr, or its shape for an array."""
-    if isinstance(value, np.ndarray):
-        return [str(value.shape), str(value.dtype)]
+    """Ways a message may show the bad value: its repr, its shape (an array, a
+    sequence), an entry of it, or the type of an object ("got str")."""
+    got_type = f"got {type(value).__name__}"
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        # a small array may be shown whole: "start must hold finite numbers, got [1.0, nan]"
+        n = value.numel() if isinstance(value, torch.Tensor) else value.size
+        small = [str(value.tolist()), repr(value)] if 0 < n <= 8 else []
+        return [str(tuple(value.shape)), str(value.dtype), got_type, *small] + (
+            [str(value.shape)] if isinstance(value, torch.Tensor) else []
+        )
     if isinstance(value, float):
         return [repr(value), str(value)]
-    if isinstance(value, list):
-        return [repr(v) for v in value]
-    if callable(value):
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return [repr(value), "empty", "got 0"]
+        entries = [s for v in value for s in _shown(v)]
+        # a sequence may be shown by its length: "got 3 tensors"
+        return [repr(value), str((len(value),)), f"got {len(value)}", got_type, *entries]
+    if isinstance(value, dict):
+        entries = [s for v in value.values() for s in _shown(v)]
+        return [repr(value), got_type, *[repr(k) for k in value], *entries]
+    if callable(value) and not isinstance(value, type):
         return ["got"]
-    return [repr(value), str(value)]
+    # an object is shown by its type: "model must be a torch.nn.Module, got str"
+    return [repr(value), str(value), got_type]
 
 
-def _id(case: tuple) -> str:
+def case_id(case: tuple) -> str:
+    """A readable test id: call-argument=value."""
     call, arg, value, _, _ = case
-    shown = f"shape{value.shape}" if isinstance(value, np.ndarray) else repr(value)[:20]
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        shown = f"shape{tuple(value.shape)}"
+    else:
+        shown = repr(value)[:20]
     return f"{call}-{arg}={shown}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    call_name, arg, value, exc_type, expected = case
-    call = CALLS[call_name]
-    kwargs = {**call.good, arg: value}
+def assert_clear_error(
+    fn: Callable[..., Any],
+    kwargs: dict[str, Any],
+    arg: str,
+    value: Any,
+    exc_type: type,
+    expected: str,
+) -> None:
+    """``fn(**kwargs)`` raises ``exc_type`` whose message names ``arg``, shows ``value``
+    and says what was expected (``must`` ... ``expected``); nothing is returned."""
     result = None
     with pytest.raises((ValueError, TypeError)) as info:
-        result = call.fn(**kwargs)
+        result = fn(**kwargs)
     assert result is None, "a value was returned for a bad input"
     message = str(info.value)
     assert info.type is exc_type, f"{info.type.__name__} instead of {exc_type.__name__}: {message}"
     # the argument is named (as itself, or as an entry of it such as layers[0])
-    assert re.search(rf"\b{re.escape(arg)}\b", message) or (
-        arg == "layers" and "layers[" in message
-    ), f"{arg!r} is not named in: {message}"
+    assert re.search(rf"(?<![\w-]){re.escape(arg)}(?![\w])", message) or (f"{arg}[" in message), (
+        f"{arg!r} is not named in: {message}"
+    )
     assert any(s in message for s in _shown(value)), f"bad value not shown in: {message}"
     assert "must" in message and expected in message, f"expected {expected!r} in: {message}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    call_name, arg, value, exc_type, expected = case
+    call = CALLS[call_name]
+    assert_clear_error(call.fn, {**call.good, arg: value}, arg, value, exc_type, expected)
 
 
 def test_every_call_works_with_its_good_arguments():
@@ -422,3 +478,68 @@ def test_value_errors_name_the_operand():
         Value("x")
     with pytest.raises(ValueError, match="exponent 0.5 of a negative value -4.0"):
         Value(-4) ** 0.5
+
+
+# ----------------------------------------------------------------------------
+# NaN in data goes through as in torch (only labels, sizes and flags are checked)
+# ----------------------------------------------------------------------------
+
+Y = np.array([0, 1, 2, 0])
+F = torch.nn.functional
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(a)
+
+
+# (name, ours(x2, x4), torch's(x2, x4)) with x2 of shape (4, 3), x4 of shape (2, 3, 5, 5)
+NAN_PROPAGATION: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
+    ("relu_forward", lambda x, _: layers.relu_forward(x)[0], lambda x, _: F.relu(_t(x))),
+    ("sigmoid", lambda x, _: activations.sigmoid(x), lambda x, _: torch.sigmoid(_t(x))),
+    (
+        "leaky_relu",
+        lambda x, _: activations.leaky_relu(x, 0.1),
+        lambda x, _: F.leaky_relu(_t(x), 0.1),
+    ),
+    ("softmax", lambda x, _: losses.softmax(x), lambda x, _: torch.softmax(_t(x), -1)),
+    ("log_softmax", lambda x, _: losses.log_softmax(x), lambda x, _: torch.log_softmax(_t(x), -1)),
+    ("logsumexp", lambda x, _: losses.logsumexp(x), lambda x, _: torch.logsumexp(_t(x), -1)),
+    ("mse", lambda x, _: np.array(losses.mse(x, X2)), lambda x, _: F.mse_loss(_t(x), _t(X2))),
+    (
+        "cross_entropy",
+        lambda x, _: np.array(losses.cross_entropy(x, Y)),
+        lambda x, _: F.cross_entropy(_t(x), _t(Y)),
+    ),
+    (
+        "cross_entropy smoothed",
+        lambda x, _: np.array(losses.cross_entropy(x, Y, label_smoothing=0.1)),
+        lambda x, _: F.cross_entropy(_t(x), _t(Y), label_smoothing=0.1),
+    ),
+    (
+        "conv2d_forward",
+        lambda _, x: conv.conv2d_forward(x, W4)[0],
+        lambda _, x: F.conv2d(_t(x), _t(W4)),
+    ),
+    (
+        "avgpool2d_forward",
+        lambda _, x: pooling.avgpool2d_forward(x, 2)[0],
+        lambda _, x: F.avg_pool2d(_t(x), 2),
+    ),
+    (
+        "maxpool2d_forward",
+        lambda _, x: pooling.maxpool2d_forward(x, 2)[0],
+        lambda _, x: F.max_pool2d(_t(x), 2),
+    ),
+]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("name, ours, theirs", NAN_PROPAGATION, ids=[n[0] for n in NAN_PROPAGATION])
+def test_nan_and_inf_in_data_go_through_as_in_torch(name, ours, theirs, bad):
+    x2, x4 = X2.copy(), X4.copy()
+    x2[0, 1] = bad  # not the true class of row 0 (label 0)
+    x4[0, 1, 2, 2] = bad
+    out, expected = np.asarray(ours(x2, x4)), theirs(x2, x4).numpy()
+    assert out.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-8, equal_nan=True)

@@ -40,7 +40,7 @@ def test_filter_normalize_keeps_each_filters_direction():
 
 
 def test_filter_normalize_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match="shapes differ"):
+    with pytest.raises(ValueError, match=r"direction\[0\] must have the shape of params\[0\]"):
         landscape.filter_normalize([torch.zeros(2, 3)], [torch.zeros(3, 2)])
 
 

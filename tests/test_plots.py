@@ -91,7 +91,9 @@ def test_plot_history_keeps_percentages_and_skips_missing_validation():
 def test_plot_history_errors():
     with pytest.raises(TypeError, match="history must be a History object or a dict"):
         plots.plot_history([1.0, 2.0])
-    with pytest.raises(ValueError, match="metrics contains 'f1'"):
+    with pytest.raises(
+        ValueError, match=r"metrics must name curves that history holds .* got 'f1'"
+    ):
         plots.plot_history({"train_loss": [1.0]}, metrics=("loss", "f1"))
 
 
@@ -370,8 +372,8 @@ def test_plot_activation_stats():
     _, ax = plt.subplots()
     fig = plots.plot_activation_stats(acts, ax=ax)
     assert len(fig.axes) == 1
-    with pytest.raises(TypeError, match="acts must be a non-empty dict"):
-        plots.plot_activation_stats({})
+    with pytest.raises(ValueError, match="acts must be a non-empty dict"):
+        plots.plot_activation_stats({})  # the right type, but empty: a bad value
 
 
 def test_plot_grad_norms_single_and_compared():

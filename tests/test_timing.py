@@ -45,7 +45,7 @@ def test_synchronize_waits_for_the_device_it_is_given(monkeypatch):
         ("cuda", torch.device("cuda", 0)),
         ("mps", None),
     ]
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match="device must name a device .* got 'not-a-device'"):
         synchronize("not-a-device")
 
 
