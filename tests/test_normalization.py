@@ -339,6 +339,9 @@ def test_layers_defaults_and_reprs_are_torchs():
     np.testing.assert_allclose(ln(x), ref(torch.tensor(x)).detach().numpy(), **TOL)
     assert LayerNorm([3, 2]).normalized_shape == (3, 2)
     assert repr(LayerNorm(5, eps=1e-3)) == "LayerNorm((5,), eps=0.001)"
+    # the layer's own eps reaches the formula
+    ln, ref = LayerNorm(4, eps=0.5), torch.nn.LayerNorm(4, eps=0.5).double()
+    np.testing.assert_allclose(ln(x), ref(torch.tensor(x)).detach().numpy(), **TOL)
 
 
 def test_functional_defaults_are_torchs():
