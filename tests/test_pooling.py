@@ -131,7 +131,10 @@ def _maxpool_torch(x: np.ndarray, k, s, p) -> tuple[np.ndarray, np.ndarray]:
     return out.detach().numpy(), tx.grad.numpy()
 
 
-@pytest.mark.parametrize("k, s, p", [(2, 1, 1), (3, 2, 1), ((3, 2), 1, (1, 0))])
+@pytest.mark.parametrize(
+    "k, s, p",
+    [(2, 1, 1), (3, 2, 1), ((3, 2), 1, (1, 0)), (2, 1, (0, 1)), (4, 1, 2), ((5, 3), 2, (2, 1))],
+)
 def test_maxpool_of_minus_inf_sends_the_gradient_to_the_first_real_cell_like_torch(k, s, p):
     """A window of -inf and padding: the gradient must not vanish into the padding."""
     x = np.full((2, 2, 4, 5), -np.inf)
