@@ -456,6 +456,13 @@ def test_mixed_dtypes_promote_like_the_formula():
         assert out.dtype == want
         dx, dgamma, dbeta = batchnorm_backward(np.ones(x.shape, np.float32), cache)
         assert dx.dtype == np.result_type(np.float32, g), (g.dtype, b.dtype)
+    # float64 x with float32 gamma and beta: float64, as gamma * x_hat + beta would be
+    out, _ = batchnorm_forward(x.astype(np.float64), g32, b32, None, None, True)
+    assert out.dtype == np.float64
+    # float32 x normalised in eval mode by float64 running statistics: x_hat is float64
+    out, _ = batchnorm_forward(x, g32, b32, np.zeros(3), np.full(3, 3.0), False)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, x.astype(np.float64) / np.sqrt(3.0 + 1e-5), rtol=1e-12)
     _, cache = batchnorm_forward(x, g32, b32, None, None, True)
     dout = rng.standard_normal(x.shape)  # float64 dout, float32 everything else
     dx, dgamma, dbeta = batchnorm_backward(dout, cache)
