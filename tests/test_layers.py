@@ -349,3 +349,366 @@ def test_layer_base_and_astype():
     out = net(np.ones((2, 3), dtype=np.float32))
     assert out.dtype == np.float32
     assert all(p.dtype == np.float32 for params, _ in net.parameters() for p in params.values())
+
+
+# --------------------------------------------------------------------------- #
+# behaviours a planted bug would otherwise slip through (mutation testing)
+# --------------------------------------------------------------------------- #
+def test_messages_start_with_the_argument():
+    # every message names the argument first: anchored at the start, so a mangled
+    # or missing name ("XXxXX must ...", "None must ...") fails
+    ok2 = np.zeros((2, 3))
+    cases = [
+        (TypeError, r"^x must hold real numbers", lambda: linear_forward("a", np.zeros((5, 3)))),
+        (TypeError, r"^w must hold real numbers", lambda: linear_forward(ok2, "a")),
+        (
+            TypeError,
+            r"^b must hold real numbers",
+            lambda: linear_forward(ok2, np.zeros((5, 3)), "a"),
+        ),
+        (
+            ValueError,
+            r"^x must be 2-D \(N, D_in\); use flatten_forward / Flatten for images, got 3-D",
+            lambda: linear_forward(np.zeros((2, 3, 4)), np.zeros((5, 3))),
+        ),
+        (
+            ValueError,
+            r"^w must be 2-D \(D_out, D_in\), got 1-D",
+            lambda: linear_forward(ok2, np.zeros(3)),
+        ),
+        (
+            ValueError,
+            r"^x has 4 features but w of shape \(5, 3\) expects D_in = 3 "
+            r"\(w must be \(D_out, D_in\)\)$",
+            lambda: linear_forward(np.zeros((2, 4)), np.zeros((5, 3))),
+        ),
+        (
+            ValueError,
+            r"^b must have shape \(5,\), got \(3,\)$",
+            lambda: linear_forward(ok2, np.zeros((5, 3)), np.zeros(3)),
+        ),
+        (
+            TypeError,
+            r"^dout must hold real numbers",
+            lambda: linear_backward("a", linear_forward(ok2, np.zeros((5, 3)))[1]),
+        ),
+        (
+            ValueError,
+            r"^dout must have shape \(2, 5\), got \(3, 5\)$",
+            lambda: linear_backward(np.zeros((3, 5)), linear_forward(ok2, np.zeros((5, 3)))[1]),
+        ),
+        (TypeError, r"^x must hold real numbers", lambda: relu_forward("a")),
+        (TypeError, r"^x must hold real numbers", lambda: leaky_relu_forward("a")),
+        (TypeError, r"^x must hold real numbers", lambda: prelu_forward("a", np.ones(1))),
+        (TypeError, r"^alpha must hold real numbers", lambda: prelu_forward(ok2, "a")),
+        (TypeError, r"^x must hold real numbers", lambda: flatten_forward("a")),
+        (
+            ValueError,
+            r"^x must be at least 2-D \(N, \.\.\.\), got 1-D with shape \(3,\)$",
+            lambda: flatten_forward(np.zeros(3)),
+        ),
+        (TypeError, r"^dout must hold real numbers", lambda: flatten_backward("a", (2, 3))),
+        (
+            ValueError,
+            r"^dout must have shape \(2, 60\), got \(2, 59\)$",
+            lambda: flatten_backward(np.zeros((2, 59)), (2, 3, 4, 5)),
+        ),
+        (TypeError, r"^x must hold real numbers", lambda: dropout_forward("a")),
+        (ValueError, r"^p must lie in \[0, 1\), got 1.0$", lambda: dropout_forward(ok2, 1.0)),
+        (TypeError, r"^training must be a bool, got 1$", lambda: dropout_forward(ok2, 0.5, 1)),
+        (TypeError, r"^rng must be None, an int seed", lambda: dropout_forward(ok2, rng="a")),
+        (TypeError, r"^dout must hold real numbers", lambda: dropout_backward("a", None)),
+        (TypeError, r"^dout must hold real numbers", lambda: dropout_backward("a", np.ones(3))),
+        (
+            ValueError,
+            r"^dout must have the shape of the layer's output \(4,\), got \(3,\)$",
+            lambda: relu_backward(np.zeros(3), np.zeros(4)),
+        ),
+        (TypeError, r"^dout must hold real numbers", lambda: relu_backward("a", np.zeros(4))),
+        (
+            TypeError,
+            r"^in_features must be an integer >= 1, got 2.5 \(float\)$",
+            lambda: Linear(2.5, 3),
+        ),
+        (ValueError, r"^out_features must be an integer >= 1, got 0$", lambda: Linear(2, 0)),
+        (TypeError, r"^bias must be a bool, got 1$", lambda: Linear(2, 3, bias=1)),
+        (TypeError, r"^rng must be None, an int seed", lambda: Linear(2, 3, rng="a")),
+        (TypeError, r"^negative_slope must be a real number, got 'a'$", lambda: LeakyReLU("a")),
+        (ValueError, r"^num_parameters must be an integer >= 1, got 0$", lambda: PReLU(0)),
+        (ValueError, r"^p must lie in \[0, 1\), got 1.0$", lambda: Dropout(1.0)),
+        (TypeError, r"^rng must be None, an int seed", lambda: Dropout(0.5, rng="a")),
+        (
+            TypeError,
+            r"^layers\[1\] must be a coursekit Layer, got ufunc: <ufunc 'tanh'>$",
+            lambda: Sequential(Linear(2, 2), np.tanh),
+        ),
+        (
+            TypeError,
+            r"^block must be a coursekit Layer, got ufunc$",
+            lambda: Residual(np.tanh),
+        ),
+        (
+            TypeError,
+            r"^shortcut must be a coursekit Layer, got ufunc$",
+            lambda: Residual(ReLU(), shortcut=np.tanh),
+        ),
+        (
+            TypeError,
+            r"^activation must be a Layer, an activation name or None, got 5$",
+            lambda: Residual(ReLU(), activation=5),
+        ),
+        (
+            ValueError,
+            r"^activation must be one of \['relu', 'sigmoid', 'tanh', 'leaky_relu', 'prelu'\], "
+            r"got 'swish'$",
+            lambda: Residual(ReLU(), activation="swish"),
+        ),
+        (
+            ValueError,
+            r"^activation must be one of \['relu', 'sigmoid', 'tanh', 'leaky_relu', 'prelu'\], "
+            r"got 'swish'$",
+            lambda: MLP([2, 3], activation="swish"),
+        ),
+        (
+            ValueError,
+            r"^sizes must be a sequence of at least 2 layer sizes, got \[5\]$",
+            lambda: MLP([5]),
+        ),
+        (
+            ValueError,
+            r"^sizes must be a sequence of at least 2 layer sizes, got '784'$",
+            lambda: MLP("784"),
+        ),
+        (
+            ValueError,
+            r"^sizes must be a sequence of at least 2 layer sizes, got b'12'$",
+            lambda: MLP(b"12"),
+        ),
+        (
+            ValueError,
+            r"^sizes must be a sequence of at least 2 layer sizes, got 5$",
+            lambda: MLP(5),
+        ),
+        (ValueError, r"^sizes\[2\] must be an integer >= 1, got 0$", lambda: MLP([2, 3, 0])),
+        (TypeError, r"^rng must be None, an int seed", lambda: MLP([2, 3], rng="a")),
+        (
+            ValueError,
+            r"^block output \(2, 4\) and shortcut output \(2, 3\) must have the same shape; "
+            r"use a projection shortcut when the block changes the shape$",
+            lambda: Residual(Linear(3, 4))(np.zeros((2, 3))),
+        ),
+    ]
+    for exc, pattern, call in cases:
+        with pytest.raises(exc, match=pattern):
+            call()
+
+
+def test_two_d_input_and_a_zero_batch_flatten():
+    x = np.arange(12.0).reshape(3, 4)
+    out, cache = flatten_forward(x)
+    np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(flatten_backward(out, cache), x)
+    out, cache = flatten_forward(np.zeros((0, 3, 4)))
+    assert out.shape == (0, 12)
+    assert flatten_backward(np.zeros((0, 12)), cache).shape == (0, 3, 4)
+    out, _ = flatten_forward(np.arange(6).reshape(2, 3))  # integers become float64
+    assert out.dtype == np.float64
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(20)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    w = rng.standard_normal((2, 3)).astype(np.float32)
+    b = rng.standard_normal(2).astype(np.float32)
+    out, cache = linear_forward(x, w, b)
+    assert out.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in linear_backward(np.ones((4, 2), np.float32), cache))
+    for fwd, bwd in [
+        (relu_forward, relu_backward),
+        (sigmoid_forward, sigmoid_backward),
+        (tanh_forward, tanh_backward),
+        (leaky_relu_forward, leaky_relu_backward),
+        (flatten_forward, flatten_backward),
+    ]:
+        out, cache = fwd(x)
+        assert out.dtype == np.float32
+        assert bwd(np.ones_like(out), cache).dtype == np.float32
+    out, mask = dropout_forward(x, 0.5, rng=0)
+    assert out.dtype == np.float32 and mask.dtype == np.float32
+    # the float32 mask holds exactly 0 or 1 / (1 - p) rounded once
+    assert set(np.unique(mask)) <= {np.float32(0.0), np.float32(1 / np.float32(0.5))}
+    out, mask = dropout_forward(x, 0.3, rng=0)
+    kept = mask != 0
+    np.testing.assert_array_equal(out[kept], x[kept] / np.float32(0.7))
+    # integer input is computed in float64
+    out, cache = relu_forward(np.array([[-1, 2]]))
+    assert out.dtype == np.float64 and cache.dtype == np.float64
+    out, cache = leaky_relu_forward(np.array([[-1, 2]]))
+    assert out.dtype == np.float64 and cache[0].dtype == np.float64
+    out, cache = linear_forward(np.array([[1, 2]]), np.array([[1, 1]]), np.array([1]))
+    assert out.dtype == np.float64 and cache[0].dtype == np.float64
+    np.testing.assert_array_equal(out, [[4.0]])
+
+
+def test_default_hyper_parameters_are_torch_s():
+    x = np.linspace(-2, 2, 9)
+    out, cache = leaky_relu_forward(x)
+    np.testing.assert_allclose(out, F.leaky_relu(torch.tensor(x)).numpy(), **TOL)
+    assert cache[1] == 0.01
+    assert repr(LeakyReLU()) == repr(torch.nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
+    assert LeakyReLU().negative_slope == 0.01
+    prelu_layer = PReLU()
+    assert repr(prelu_layer) == repr(torch.nn.PReLU())
+    np.testing.assert_array_equal(prelu_layer.params["alpha"], [0.25])
+    assert prelu_layer.params["alpha"].dtype == np.float64
+    assert PReLU(2, init=1).params["alpha"].dtype == np.float64
+    assert Dropout().p == 0.5 and repr(Dropout()) == "Dropout(p=0.5)"
+    assert repr(Linear(2, 3, bias=False)) == repr(torch.nn.Linear(2, 3, bias=False))
+    assert repr(Linear(2, 3)) == repr(torch.nn.Linear(2, 3))
+    # dropout_forward: p = 0.5, training on, by default
+    x = np.ones((100, 100))
+    out, mask = dropout_forward(x, rng=0)
+    assert mask is not None and abs((out == 0).mean() - 0.5) < 0.02
+    np.testing.assert_array_equal(out[out != 0], 2.0)
+    model = MLP(rng=0)
+    assert model.sizes == [784, 128, 10]
+    assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear"]
+    assert type(Residual(Linear(2, 2)).activation) is ReLU
+
+
+def test_dropout_p_zero_and_eval_skip_the_mask():
+    x = np.random.default_rng(21).standard_normal((3, 4))
+    out, cache = dropout_forward(x, 0.0, training=True, rng=0)
+    assert out is x and cache is None
+    out, cache = dropout_forward(x, 0.5, training=False, rng=0)
+    assert out is x and cache is None
+    out, cache = dropout_forward(x, 0.5, training=True, rng=0)
+    assert cache is not None and cache.shape == x.shape
+    dout = np.ones_like(x)
+    np.testing.assert_array_equal(dropout_backward(dout, cache), cache)
+    assert dropout_backward(dout, None) is dout
+
+
+def test_dropout_layer_seed_p_and_backward():
+    x = np.ones((100, 100))
+    a, b = Dropout(0.3, rng=5), Dropout(0.3, rng=5)
+    out = a(x)
+    np.testing.assert_array_equal(out, b(x))  # seeded
+    assert not np.array_equal(a(x), out)  # one stream: the next mask differs
+    assert abs((out == 0).mean() - 0.3) < 0.02  # its own p, not the default
+    np.testing.assert_allclose(out[out != 0], 1 / 0.7, **TOL)
+    dout = np.random.default_rng(22).standard_normal(x.shape)
+    a(x)
+    mask = a._cache[0]
+    np.testing.assert_allclose(a.backward(dout), dout * mask, **TOL)
+    shared = np.random.default_rng(9)
+    c = Dropout(0.5, rng=shared)
+    assert c.rng is shared
+
+
+def test_linear_init_is_torch_s_uniform_and_seeded():
+    layer = Linear(16, 400, rng=0)
+    w, b = layer.params["w"], layer.params["b"]
+    assert w.shape == (400, 16) and b.shape == (400,)
+    for p in (w, b):  # U(-1/sqrt(in), 1/sqrt(in)) = U(-0.25, 0.25), for the bias too
+        assert p.dtype == np.float64
+        assert -0.25 <= p.min() < -0.24 and 0.24 < p.max() <= 0.25
+        assert abs(p.mean()) < 0.02
+    same = Linear(16, 400, rng=0)
+    np.testing.assert_array_equal(same.params["w"], w)
+    np.testing.assert_array_equal(same.params["b"], b)
+    assert not np.array_equal(Linear(16, 400, rng=1).params["w"], w)
+    gen = np.random.default_rng(0)
+    first, second = Linear(16, 400, rng=gen), Linear(16, 400, rng=gen)
+    np.testing.assert_array_equal(first.params["w"], w)  # the Generator itself is used
+    assert not np.array_equal(second.params["w"], w)  # and its stream goes on
+
+
+def test_parameter_and_gradient_keys():
+    x = np.random.default_rng(23).standard_normal((4, 3))
+    layer = Linear(3, 2, rng=0)
+    assert set(layer.params) == set(layer.grads) == {"w", "b"}
+    assert all(not g.any() and g.shape == layer.params[k].shape for k, g in layer.grads.items())
+    layer(x)
+    layer.backward(np.ones((4, 2)))
+    assert set(layer.grads) == {"w", "b"}
+    np.testing.assert_allclose(layer.grads["b"], [4.0, 4.0], **TOL)
+    np.testing.assert_allclose(layer.grads["w"], np.ones((4, 2)).T @ x, **TOL)
+
+    no_bias = Linear(3, 2, bias=False, rng=0)
+    assert set(no_bias.params) == set(no_bias.grads) == {"w"}
+    no_bias(x)
+    no_bias.backward(np.ones((4, 2)))
+    assert set(no_bias.grads) == {"w"}
+    assert no_bias.extra_repr() == "in_features=3, out_features=2, bias=False"
+
+    prelu_layer = PReLU(3)
+    assert set(prelu_layer.params) == set(prelu_layer.grads) == {"alpha"}
+    prelu_layer(np.ones((2, 3)))
+    prelu_layer.backward(np.ones((2, 3)))
+    assert set(prelu_layer.grads) == {"alpha"} and prelu_layer.grads["alpha"].shape == (3,)
+    for leaf in (ReLU(), Sigmoid(), Tanh(), LeakyReLU(), Flatten(), Dropout()):
+        assert leaf.params == {} and leaf.grads == {} and leaf.parameters() == []
+
+
+def test_backward_before_forward_names_the_layer():
+    for layer in (
+        Linear(2, 3),
+        ReLU(),
+        Sigmoid(),
+        Tanh(),
+        LeakyReLU(),
+        PReLU(),
+        Flatten(),
+        Dropout(),
+    ):
+        name = type(layer).__name__
+        with pytest.raises(RuntimeError, match=rf"^{name}\.backward called before forward"):
+            layer.backward(np.zeros((1, 3)))
+    drop = Dropout().eval()
+    drop(np.ones(3))  # an eval-mode forward caches None, which still counts
+    np.testing.assert_array_equal(drop.backward(np.ones(3)), np.ones(3))
+
+
+def test_every_activation_name_builds_its_layer():
+    names = {
+        "relu": ReLU,
+        "sigmoid": Sigmoid,
+        "tanh": Tanh,
+        "leaky_relu": LeakyReLU,
+        "prelu": PReLU,
+    }
+    for name, cls in names.items():
+        model = MLP([2, 3, 4, 2], activation=name, rng=0)
+        assert [type(m) for m in model] == [Linear, cls, Linear, cls, Linear]
+        assert type(Residual(Linear(2, 2), activation=name).activation) is cls
+
+
+def test_mlp_is_seeded_and_sequential_has_a_length():
+    a, b = MLP([3, 5, 2], rng=4), MLP([3, 5, 2], rng=4)
+    for (pa, _), (pb, _) in zip(a.parameters(), b.parameters(), strict=True):
+        for k in pa:
+            np.testing.assert_array_equal(pa[k], pb[k])
+    first, second = a[0].params["w"], a[2].params["w"]
+    assert not np.array_equal(first[:2, :2], second[:2, :2])  # one stream, not one seed each
+    assert not np.array_equal(MLP([3, 5, 2], rng=5)[0].params["w"], first)
+    assert a.sizes == [3, 5, 2] and len(a) == 3 and list(a) == a.layers
+    assert len(MLP([2, 3])) == 1 and type(MLP([2, 3])[0]) is Linear
+    assert len(Sequential()) == 0
+
+
+def test_residual_children_with_a_projection_shortcut():
+    block, proj = Linear(3, 4, rng=0), Linear(3, 4, rng=1)
+    res = Residual(block, shortcut=proj, activation="tanh")
+    assert [n for n, _ in res.children()] == ["block", "shortcut", "activation"]
+    assert len(res.parameters()) == 2
+    assert "(shortcut): Linear(in_features=3, out_features=4, bias=True)" in repr(res)
+    res.eval()
+    assert not block.training and not proj.training and not res.activation.training
+    x = np.random.default_rng(24).standard_normal((2, 3))
+    np.testing.assert_allclose(res(x), np.tanh(block(x) + proj(x)), **TOL)
+    errors = check_layer(res, x)
+    assert max(errors.values()) < 1e-7
+    plain = Residual(block, activation=None)
+    assert [n for n, _ in plain.children()] == ["block"]
+    assert len(plain.parameters()) == 1

@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -245,3 +246,155 @@ def test_an_edited_notebook_with_a_record_of_an_older_release_is_kept(course):
     edit_source(src / "01_sample.ipynb", "Release 3.")
     report = update_workspace(src, ws, today=DAY, quiet=True)
     assert sha(ws / "01_sample.ipynb") == mine and "01_sample.ipynb" in report.kept
+
+
+# --------------------------------------------------------------------------- #
+# details a planted bug would otherwise slip through (mutation testing)
+# --------------------------------------------------------------------------- #
+def test_summary_names_every_kept_notebook_and_its_new_file():
+    from coursekit.grading.workspace import WorkspaceReport
+
+    report = WorkspaceReport(
+        added=["a.ipynb"],
+        updated=["b.ipynb", "c.ipynb"],
+        kept={"d.ipynb": "d.updated-20250314.ipynb", "e.ipynb": "e.updated-20250314-2.ipynb"},
+        unchanged=["f.ipynb"] * 4,
+    )
+    assert report.summary() == (
+        "workspace: 1 added, 2 updated, 2 kept with your edits, 4 unchanged\n"
+        "  d.ipynb: you have edited it, so it was left as it is; "
+        "the new version is in d.updated-20250314.ipynb\n"
+        "  e.ipynb: you have edited it, so it was left as it is; "
+        "the new version is in e.updated-20250314-2.ipynb"
+    )
+    assert WorkspaceReport().summary() == (
+        "workspace: 0 added, 0 updated, 0 kept with your edits, 0 unchanged"
+    )
+
+
+def test_quiet_prints_nothing_and_the_default_prints_the_summary(course, capsys):
+    src, ws = course
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert capsys.readouterr().out == ""  # neither the summary nor the release's own line
+    report = update_workspace(src, ws, today=DAY)
+    assert capsys.readouterr().out == report.summary() + "\n"
+
+
+def test_the_manifest_file_is_sorted_indented_json(course):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    recorded = json.loads((ws / MANIFEST).read_text())["notebooks"]
+    # records written in reverse order come back sorted
+    (ws / MANIFEST).write_text(json.dumps({"notebooks": dict(sorted(recorded.items())[::-1])}))
+    update_workspace(src, ws, today=DAY, quiet=True)
+    text = (ws / MANIFEST).read_text(encoding="utf-8")
+    assert text == json.dumps({"notebooks": dict(sorted(recorded.items()))}, indent=1) + "\n"
+
+
+def test_records_of_notebooks_gone_from_the_course_are_kept_and_bad_ones_dropped(course):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    recorded = json.loads((ws / MANIFEST).read_text())["notebooks"]
+    stale = dict(recorded, **{"00_old.ipynb": "ab" * 32, "00_bad.ipynb": 5, "00_list.ipynb": []})
+    (ws / MANIFEST).write_text(json.dumps({"notebooks": stale}))
+    update_workspace(src, ws, today=DAY, quiet=True)
+    assert json.loads((ws / MANIFEST).read_text())["notebooks"] == dict(
+        recorded, **{"00_old.ipynb": "ab" * 32}
+    )
+
+
+def test_a_manifest_without_notebooks_records_nothing(course):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    (ws / MANIFEST).write_text(json.dumps({"other": {"01_sample.ipynb": "x"}}))
+    edit_source(src / "01_sample.ipynb", "Erratum fixed.")
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.kept == {"01_sample.ipynb": "01_sample.updated-20250314.ipynb"}
+
+
+def test_every_same_day_update_gets_its_own_file(course):
+    src, ws = course
+    update_workspace(src, ws, today=DAY, quiet=True)
+    edit_student(ws / "01_sample.ipynb")
+    mine = sha(ws / "01_sample.ipynb")
+    names = []
+    for k in range(4):
+        edit_source(src / "01_sample.ipynb", f"Erratum {k}.")
+        names.append(update_workspace(src, ws, today=DAY, quiet=True).kept["01_sample.ipynb"])
+    assert names == [
+        "01_sample.updated-20250314.ipynb",
+        "01_sample.updated-20250314-2.ipynb",
+        "01_sample.updated-20250314-3.ipynb",
+        "01_sample.updated-20250314-4.ipynb",
+    ]
+    for k, name in enumerate(names):
+        assert f"Erratum {k}." in (ws / name).read_text()
+    assert sha(ws / "01_sample.ipynb") == mine
+    # another day starts its own series
+    edit_source(src / "01_sample.ipynb", "Next day.")
+    report = update_workspace(src, ws, today=dt.date(2025, 3, 15), quiet=True)
+    assert report.kept == {"01_sample.ipynb": "01_sample.updated-20250315.ipynb"}
+
+
+def test_today_defaults_to_the_date_of_the_update(course):
+    src, ws = course
+    update_workspace(src, ws, quiet=True)
+    edit_student(ws / "01_sample.ipynb")
+    edit_source(src / "01_sample.ipynb", "Erratum fixed.")
+    before = dt.date.today()
+    report = update_workspace(src, ws, quiet=True)
+    after = dt.date.today()
+    assert report.kept["01_sample.ipynb"] in {
+        f"01_sample.updated-{d:%Y%m%d}.ipynb" for d in (before, after)
+    }
+
+
+def test_default_folders_are_notebooks_and_workspace(course, tmp_path, monkeypatch):
+    src, ws = course
+    monkeypatch.chdir(tmp_path)
+    report = update_workspace(today=DAY, quiet=True)
+    assert report.added == ["01_sample.ipynb", "02_other.ipynb"]
+    assert (tmp_path / "workspace" / "01_sample.ipynb").is_file()
+    assert (tmp_path / "workspace" / MANIFEST).is_file()
+
+
+def test_notebooks_in_subfolders_and_a_new_workspace_folder(course, tmp_path):
+    src, _ = course
+    (src / "part2").mkdir()
+    shutil.copy(src / "01_sample.ipynb", src / "part2" / "03_deep.ipynb")
+    ws = tmp_path / "not" / "yet" / "there"
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.added == ["01_sample.ipynb", "02_other.ipynb", "part2/03_deep.ipynb"]
+    assert (ws / "part2" / "03_deep.ipynb").is_file()
+    edit_student(ws / "part2" / "03_deep.ipynb")
+    edit_source(src / "part2" / "03_deep.ipynb", "Erratum fixed.")
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.kept == {"part2/03_deep.ipynb": "part2/03_deep.updated-20250314.ipynb"}
+    assert "Erratum fixed." in (ws / "part2" / "03_deep.updated-20250314.ipynb").read_text()
+
+
+def test_a_course_without_notebooks_still_writes_a_manifest(tmp_path):
+    src = tmp_path / "empty"
+    src.mkdir()
+    ws = tmp_path / "a" / "workspace"
+    report = update_workspace(src, ws, today=DAY, quiet=True)
+    assert report.summary() == "workspace: 0 added, 0 updated, 0 kept with your edits, 0 unchanged"
+    assert json.loads((ws / MANIFEST).read_text()) == {"notebooks": {}}
+
+
+def test_argument_messages_in_full(course, tmp_path):
+    src, ws = course
+    missing = tmp_path / "missing"
+    with pytest.raises(
+        FileNotFoundError,
+        match=rf"^source must be a directory of notebooks, got {re.escape(repr(str(missing)))}$",
+    ):
+        update_workspace(missing, ws)
+    with pytest.raises(TypeError, match=r"^today must be a datetime.date, got 20250101$"):
+        update_workspace(src, ws, today=20250101)
+    with pytest.raises(
+        ValueError,
+        match=rf"^dest must differ from source, got {re.escape(repr(str(src)))} for both$",
+    ):
+        update_workspace(src, src)
+    assert not ws.exists()  # nothing written before the arguments are checked
