@@ -630,7 +630,7 @@ def fit(
     check_bool(progress, "progress")
     check_bool(verbose, "verbose")
     if lr is not None:
-        check_positive(lr, "lr")
+        check_positive(lr, "lr", allow_zero=True)  # torch.optim takes lr = 0 (a frozen run)
     _check_loader(train_loader, "train_loader")
     if val_loader is not None:
         _check_loader(val_loader, "val_loader")

@@ -799,7 +799,7 @@ CASES: list[tuple[str, str, Any, type, str]] = [
             ("train_transforms", "rotation", ">= 0"),
             ("train_fast", "lr", "> 0"),
             ("train_fast", "weight_decay", ">= 0"),
-            ("fit", "lr", "> 0"),
+            ("fit", "lr", ">= 0"),
             ("achieved_tflops", "macs_per_image", "> 0"),
             ("achieved_tflops", "images_per_s", ">= 0"),
             ("achieved_tflops", "training_factor", "> 0"),

@@ -379,6 +379,7 @@ def test_copy_bandwidth_on_cpu_says_what_it_cannot_measure():
         assert r["skipped"] == "cpu: no host-to-device bus, and pinned memory needs CUDA"
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_copy_bandwidth_on_cuda_measures_every_copy():
     rows = copy_bandwidth("cuda", batch_shape=(64, 3, 32, 32), repeats=2)

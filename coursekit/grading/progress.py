@@ -58,6 +58,9 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+# Defined with the release, which strips the cell's output, to keep imports one-way.
+from coursekit.grading.release import PROGRESS_CELL_KEY, is_progress_cell
+
 __all__ = [
     "FAILED",
     "NOT_ATTEMPTED",
@@ -546,7 +549,6 @@ def course_source(folder: str | Path) -> Path:
 
 
 #: ``metadata.coursekit.progress`` of the two cells that end every course notebook.
-PROGRESS_CELL_KEY = "progress"
 PROGRESS_INTRO = """\
 ### Your progress in the course
 
@@ -577,11 +579,6 @@ def progress_cells() -> list[NotebookNode]:
         }
         del cell["id"]
     return [intro, code]
-
-
-def is_progress_cell(cell: NotebookNode) -> bool:
-    """True for either of the cells :func:`progress_cells` makes."""
-    return bool(cell.get("metadata", {}).get("coursekit", {}).get(PROGRESS_CELL_KEY))
 
 
 def show_progress(

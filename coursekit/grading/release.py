@@ -27,7 +27,15 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from coursekit.grading.progress import is_progress_cell
+# Metadata key of the two progress cells at the end of every notebook
+# (coursekit.grading.progress.progress_cells makes them).
+PROGRESS_CELL_KEY = "progress"
+
+
+def is_progress_cell(cell: NotebookNode) -> bool:
+    """True for either of the progress cells at the end of a notebook."""
+    return bool(cell.get("metadata", {}).get("coursekit", {}).get(PROGRESS_CELL_KEY))
+
 
 __all__ = [
     "CODE_STUB",

@@ -102,8 +102,7 @@ def prelude(nb: Any) -> list[str]:
     name the notebook imports; a statement that fails there is skipped.
     """
     from coursekit.grading.harness import import_statements
-    from coursekit.grading.progress import is_progress_cell
-    from coursekit.grading.release import is_solution, release_notebook
+    from coursekit.grading.release import is_progress_cell, is_solution, release_notebook
 
     seen: list[str] = []
     for cell in release_notebook(nb).cells:  # the student edition: no hidden tests
