@@ -225,7 +225,6 @@ def execute_notebook(
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent.resolve())}},
         record_timing=False,
-        coalesce_streams=True,  # a cell's prints in one stream, however the kernel flushed them
     )
     peak = [0.0, 0.0]
     stop = threading.Event()

@@ -35,18 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-CIFAR10_CLASSES = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-]
+from coursekit.splits import CIFAR10_CLASSES
 
 
 def md5(data: bytes) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_exercises_nb03 import topological_order_recursive
 
 from coursekit.checks import nb03
 
@@ -303,19 +304,7 @@ def test_order_problem_names_what_is_wrong(got, advice):
 
 
 def test_recursive_topological_order_fails_on_the_deep_chain(capsys):
-    def recursive(inputs, root):
-        order, visited = [], set()
-
-        def visit(node):
-            if node not in visited:
-                visited.add(node)
-                for parent in inputs[node]:
-                    visit(parent)
-                order.append(node)
-
-        visit(root)
-        return order
-
+    recursive = topological_order_recursive
     with pytest.raises(AssertionError, match=r"case 5 \(a chain of 5000 nodes\)"):
         nb03.check_iterative_topological_order(recursive)
     out = capsys.readouterr().out

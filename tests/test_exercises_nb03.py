@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from exercise_helpers import EXERCISES, SECRETS, check_wrong
 
+from coursekit.checks import nb03
 from coursekit.grading.exercises import evaluate
 
 
@@ -182,17 +183,28 @@ def test_backward_221_covers_both_labels():
 def test_topological_order_accepts_any_valid_order():
     # Inputs pushed in the other order give another, equally valid, order: it passes.
     def other_valid(inputs, root):
-        order, visited, stack = [], set(), [(root, False)]
+        # Kahn's algorithm over the nodes root depends on: inputs first, breadth first
+        needed, stack = set(), [root]
         while stack:
-            node, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(node)
-            elif node not in visited:
-                visited.add(node)
-                stack.append((node, True))
-                stack.extend((parent, False) for parent in reversed(inputs[node]))
+            node = stack.pop()
+            if node not in needed:
+                needed.add(node)
+                stack.extend(inputs[node])
+        waiting = {n: len(set(inputs[n])) for n in needed}
+        users = {n: [m for m in needed if n in inputs[m]] for n in needed}
+        ready = sorted(n for n, k in waiting.items() if k == 0)
+        order = []
+        while ready:
+            node = ready.pop(0)
+            order.append(node)
+            for user in users[node]:
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    ready.append(user)
         return order
 
+    graph = {"f": ["q", "z"], "q": ["x", "y"], "x": [], "y": [], "z": []}
+    assert other_valid(graph, "f") != nb03.topological_order_reference(graph, "f")
     exercise = EXERCISES["nb03-iterative-topological-order-tests"]
     for secret in SECRETS:
         assert not [v.problem for v in evaluate(exercise, other_valid, secret) if v.problem]
