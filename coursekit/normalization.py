@@ -14,6 +14,7 @@ over the last axes, and has no running averages.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -110,7 +111,7 @@ def batchnorm_forward(
     training = check_bool(training, "training")
     momentum = check_probability(momentum, "momentum", allow_one=True)
     eps = check_positive(eps, "eps")
-    k = x.size // c
+    k = x.shape[0] * math.prod(x.shape[2:])  # values per channel (also when C = 0)
     use_batch = training or running_mean is None or running_var is None
     if use_batch:
         if k < 2:
@@ -170,7 +171,7 @@ def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     scale = _per_channel(gamma * inv_std, nd)
     if not use_batch:
         return dout * scale, dgamma, dbeta
-    k = x_hat.size // x_hat.shape[1]
+    k = x_hat.shape[0] * math.prod(x_hat.shape[2:])
     # the formula above as one new array updated in place (4 passes, no temporaries);
     # its dtype is the one the whole expression would promote to
     dtype = np.result_type(dout, x_hat, scale)

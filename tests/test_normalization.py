@@ -491,3 +491,16 @@ def test_layernorm_single_example_and_float32():
     out, cache = layernorm_forward(x32, g32, b32)
     dx, dgamma, dbeta = layernorm_backward(np.ones_like(out), cache)
     assert {a.dtype for a in (out, dx, dgamma, dbeta)} == {np.dtype(np.float32)}
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_of_zero_channels_is_empty_like_torch(training):
+    x = np.zeros((4, 0, 3, 3))
+    empty = np.zeros(0)
+    out, cache = batchnorm_forward(x, empty + 1, empty, empty.copy(), empty + 1, training)
+    ref = torch.nn.functional.batch_norm(
+        torch.zeros(4, 0, 3, 3), torch.zeros(0), torch.ones(0), training=training
+    )
+    assert out.shape == tuple(ref.shape)
+    dx, dgamma, dbeta = batchnorm_backward(np.zeros_like(out), cache)
+    assert dx.shape == x.shape and dgamma.shape == dbeta.shape == (0,)
