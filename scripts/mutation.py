@@ -132,6 +132,8 @@ def run_module(module: str, keep: Path | None, max_children: int) -> dict:
         "seconds": round(seconds),
         "mutants": len(status),
         "killed": len(killed),
+        # counted as killed, but kept apart: a run slowed down from outside can time out
+        "timeouts": sorted(n for n in killed if status[n] == "timeout"),
         "survived": len(survived),
         "not_run": {n: status[n] for n in other},
         "score": round(100 * len(killed) / tried, 1) if tried else None,

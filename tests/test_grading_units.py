@@ -7,10 +7,16 @@ by ``grade_id``, else by position among the solution cells.
 from __future__ import annotations
 
 import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import require_sandbox
 
 from coursekit.grading.autograde import solution_cells
 
@@ -131,3 +137,31 @@ def test_source_as_a_list_of_lines_and_a_missing_notebook(source):
     assert _by_id(cells)["ex1-mse"] == "def mse(a, b):\n    return 0.0\n"
     cells, notes = solution_cells(source, None)
     assert cells == [] and len(notes) == 4  # three exercises and the markdown answer
+
+
+_WHICH_COURSEKIT = """
+import json, sys
+from coursekit.grading.sandbox import Limits, run_harness
+first = {"prelude": [], "calls": [],
+         "cells": [{"id": "c", "source": "import coursekit; print(coursekit.__file__, end='')"}]}
+run = run_harness(first, {"calls": []}, Limits(wall_s=60, call_s=20), sandbox=sys.argv[1] == "1")
+print(json.dumps([r.get("output") for r in run.records if r.get("kind") == "cell"]))
+"""
+
+
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandbox", "no-sandbox"])
+def test_the_harness_imports_the_graders_own_coursekit(tmp_path, sandbox):
+    root = Path(__file__).resolve().parents[1]
+    """A grader run from a copy on PYTHONPATH (python -I ignores it) grades with that copy, not an installed one."""
+    if sandbox:
+        require_sandbox()
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(root / "coursekit", tmp_path / "copy" / "coursekit", ignore=ignore)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "copy"))
+    done = subprocess.run(
+        [sys.executable, "-c", _WHICH_COURSEKIT, "1" if sandbox else "0"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = str(tmp_path / "copy" / "coursekit" / "__init__.py")
+    assert json.loads(done.stdout.splitlines()[-1]) == [expected]

@@ -409,9 +409,19 @@ def _sandbox_env() -> dict[str, str]:
     }
 
 
+_BOOT = (
+    "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('coursekit.grading.harness', run_name='__main__', alter_sys=True)"
+)
+
+
 def _command(sandbox: bool, fd: int, forbid: Sequence[str], stubs: Path) -> list[str]:
-    # -B: no bytecode written into the package, also without the sandbox
-    harness = [sys.executable, "-I", "-B", "-m", "coursekit.grading.harness", str(fd)]
+    # -B: no bytecode written into the package, also without the sandbox. -I ignores
+    # PYTHONPATH, so the folder that holds this very coursekit goes first on sys.path:
+    # the harness must not import another copy (an installed one) than the grader's,
+    # whose files are the ones bound into the sandbox and hidden from it.
+    root = str(Path(__file__).resolve().parents[2])
+    harness = [sys.executable, "-I", "-B", "-c", _BOOT, root, str(fd)]
     if not sandbox:
         return harness
     args = [check_sandbox(), *_base_args()]
