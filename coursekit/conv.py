@@ -24,11 +24,14 @@ is output pixel ``(i, j)``. So ``w.reshape(C_out, -1) @ cols`` is the output.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+from threadpoolctl import ThreadpoolController
 
 from coursekit._validate import (
     as_float_array,
@@ -158,28 +161,65 @@ def _scatter_windows(
 # core's L2 cache (2 MiB on the machine the benchmarks ran on; 1-2 MiB is common).
 _BLOCK_BYTES = 1 << 21
 
+T = TypeVar("T")
 
-def _column_blocks(win: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (first image, columns) for blocks of images; columns has shape (B, K, L).
 
-    win is the window view (N, C, kh, kw, H_out, W_out) and K = C kh kw, L = H_out W_out.
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """NumPy's BLAS libraries, to read and limit their thread count (found on first use)."""
+    return ThreadpoolController().select(user_api="blas")
+
+
+def _blas_threads() -> int:
+    """How many threads NumPy's BLAS uses (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else the cores)."""
+    return max((info["num_threads"] for info in _blas().info()), default=1)
+
+
+def _map_column_blocks(fn: Callable[[int, np.ndarray], T], win: np.ndarray) -> list[T]:
+    """Call ``fn(first image, columns)`` for every block of images; return the results in order.
+
+    win is the window view (N, C, kh, kw, H_out, W_out); ``columns`` has shape (B, K, L)
+    with K = C kh kw and L = H_out W_out: the receptive fields of B images, copied.
+    ``fn`` may write only to its own B images of an output (blocks never share an
+    image) and returns what the caller sums up, such as its part of the weight gradient.
 
     Why blocks: for a whole batch the column matrix is 9x the input (38 MB for
     64x16x32x32 with a 3x3 kernel), far more than the CPU caches hold. Written
     at once, it goes out to main memory and every matrix product reads it back
     from there, and memory, not arithmetic, sets the pace (measured: the same
     products ran 3-4x slower on the whole batch than on cache-sized pieces). A
-    block of a few images is copied into one reused buffer and consumed by the
+    block of a few images is copied into a reused buffer and consumed by the
     matrix products while it is still in cache.
+
+    Why threads: blocks are independent, so they are shared out among as many
+    threads as NumPy's BLAS would use, each running its products on a single BLAS
+    thread (and its copies and adds, which BLAS never parallelised, at the same
+    time). Left to BLAS, each small per-image product is split between its threads,
+    which wait for each other at the end of every call: on a busy machine, where one
+    of them is often not running, conv 16->32 took 2.1 s instead of 0.11 s
+    (docs/benchmarks.md).
     """
     n, c, kh, kw, ho, wo = win.shape
     per_image = c * kh * kw * ho * wo * win.itemsize
     size = max(1, min(n, _BLOCK_BYTES // max(per_image, 1)))
-    buf = np.empty((size, c, kh, kw, ho, wo), dtype=win.dtype)
-    for start in range(0, n, size):
-        blk = buf[: min(size, n - start)]
-        blk[...] = win[start : start + len(blk)]  # the im2col copy of this block
-        yield start, blk.reshape(len(blk), c * kh * kw, ho * wo)
+    starts = range(0, n, size)
+    workers = min(_blas_threads(), len(starts))
+
+    def run(first_blocks: range) -> list[T]:
+        buf = np.empty((size, c, kh, kw, ho, wo), dtype=win.dtype)
+        results = []
+        for start in first_blocks:
+            blk = buf[: min(size, n - start)]
+            blk[...] = win[start : start + len(blk)]  # the im2col copy of this block
+            results.append(fn(start, blk.reshape(len(blk), c * kh * kw, ho * wo)))
+        return results
+
+    if workers <= 1:
+        return run(starts)
+    # worker i takes blocks i, i + workers, ...: all blocks but the last are the same size
+    with _blas().limit(limits=1), ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(run, [starts[i::workers] for i in range(workers)]))
+    return [parts[i % workers][i // workers] for i in range(len(starts))]
 
 
 def _check_conv_args(
@@ -413,9 +453,12 @@ def conv2d_forward(
     win = _windows(xp, (kh, kw), (ho, wo), stride, dilation)
     k, length = c_in * kh * kw, ho * wo
     out = np.empty((n, c_out, length), dtype=dtype)
-    for start, cols in _column_blocks(win):
+
+    def block(start: int, cols: np.ndarray) -> None:
         # (C_out, K) @ (B, K, L) -> (B, C_out, L): one matrix product per image, NCHW directly
         np.matmul(w.reshape(c_out, k), cols, out=out[start : start + len(cols)])
+
+    _map_column_blocks(block, win)
     out = out.reshape(n, c_out, ho, wo)
     if b is not None:
         out += b.astype(dtype, copy=False)[:, None, None]
@@ -452,16 +495,18 @@ def conv2d_backward(
     d = dout.astype(w.dtype, copy=False).reshape(n, c_out, ho * wo)
     db = d.sum(axis=(0, 2)) if has_bias else None
     w_mat = w.reshape(c_out, -1)
-    dw = np.zeros_like(w_mat)
     dxp = np.zeros_like(xp)
     win = _windows(xp, (kh, kw), (ho, wo), stride, dilation)
-    for start, cols in _column_blocks(win):
+
+    def block(start: int, cols: np.ndarray) -> np.ndarray:
         d_blk = d[start : start + len(cols)]
-        # (B, C_out, L) @ (B, L, K) summed over the block's images
-        dw += np.matmul(d_blk, cols.transpose(0, 2, 1)).sum(axis=0)
         # (K, C_out) @ (B, C_out, L): what each column element sent to the output
         dcols = np.matmul(w_mat.T, d_blk).reshape(len(cols), c_in, kh, kw, ho, wo)
         _add_windows(dxp[start : start + len(cols)], dcols, stride, dilation)
+        # (B, C_out, L) @ (B, L, K) summed over the block's images: its share of dw
+        return np.matmul(d_blk, cols.transpose(0, 2, 1)).sum(axis=0)
+
+    dw = sum(_map_column_blocks(block, win), np.zeros_like(w_mat))
     dx = np.ascontiguousarray(_crop(dxp, padding, (h, wd)))
     return dx, dw.reshape(w.shape), db
 

@@ -299,3 +299,76 @@ def test_conv_errors_name_the_problem():
         conv_transpose2d_forward(x, np.zeros((4, 3, 3, 3)))
     with pytest.raises(RuntimeError, match="backward called before forward"):
         Conv2d(3, 4, 3).backward(np.zeros((2, 4, 3, 3)))
+
+
+# ---------------------------------------------------------------------------
+# blocks of images shared among threads
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocks_on_threads_give_the_same_numbers(monkeypatch, threads, dtype):
+    """Small blocks (2 images) on 1-3 threads: bit for bit the single-thread result, and torch's."""
+    from threadpoolctl import threadpool_limits
+
+    import coursekit.conv as conv
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 3, 6, 5)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    dout = rng.standard_normal((7, 4, 3, 6)).astype(dtype)
+    hyper = dict(stride=(2, 1), padding=1, dilation=1)
+    per_image = 3 * 3 * 2 * 3 * 6 * x.itemsize  # C kh kw H_out W_out, in bytes
+    monkeypatch.setattr(conv, "_BLOCK_BYTES", 2 * per_image)
+    with threadpool_limits(limits=1, user_api="blas"):
+        out1, cache1 = conv2d_forward(x, w, b, **hyper)
+        grads1 = conv2d_backward(dout, cache1)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        out, cache = conv2d_forward(x, w, b, **hyper)
+        grads = conv2d_backward(dout, cache)
+    np.testing.assert_array_equal(out, out1)
+    for g, g1 in zip(grads, grads1, strict=True):
+        assert g.dtype == dtype
+        np.testing.assert_array_equal(g, g1)
+    ref = _torch_conv(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                      (2, 1), 1, 1, dout.astype(np.float64))  # fmt: skip
+    tol = TOL if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    for mine, theirs in zip((out, *grads), ref, strict=True):
+        np.testing.assert_allclose(mine, theirs, **tol)
+
+
+def test_map_column_blocks_order_threads_and_one_blas_thread_each(monkeypatch):
+    import threading
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import coursekit.conv as conv
+    from coursekit.conv import _map_column_blocks, _pad, _windows
+
+    x = np.arange(5 * 2 * 4 * 4, dtype=np.float64).reshape(5, 2, 4, 4)
+    win = _windows(_pad(x, (1, 1)), (3, 3), (4, 4), (1, 1), (1, 1))
+    monkeypatch.setattr(conv, "_BLOCK_BYTES", 2 * 2 * 9 * 16 * 8)  # 2 images a block
+    seen = []
+
+    def fn(start, cols):
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        seen.append((start, cols.shape, blas, threading.get_ident()))
+        return start, cols.copy()
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        results = _map_column_blocks(fn, win)
+        after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    assert [r[0] for r in results] == [0, 2, 4]  # in block order, whichever thread ran it
+    assert sorted(s[:2] for s in seen) == [(0, (2, 18, 16)), (2, (2, 18, 16)), (4, (1, 18, 16))]
+    assert all(s[2] and set(s[2]) == {1} for s in seen)  # one BLAS thread inside each block
+    assert threading.get_ident() not in {s[3] for s in seen}  # run by the pool's threads
+    assert after and set(after) == {2}  # the limit is lifted afterwards
+    cols = np.concatenate([r[1] for r in results])
+    np.testing.assert_array_equal(cols, im2col(x, 3, stride=1, padding=1))
+    seen.clear()
+    with threadpool_limits(limits=1, user_api="blas"):
+        again = _map_column_blocks(fn, win)
+    assert {s[3] for s in seen} == {threading.get_ident()}  # one BLAS thread: no pool
+    np.testing.assert_array_equal(np.concatenate([r[1] for r in again]), cols)
