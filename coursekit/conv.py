@@ -13,8 +13,8 @@ Three implementations, from the readable to the fast:
 3. ``conv2d_forward`` / ``conv2d_backward``: im2col built from a strided *view*
    (no Python loops over pixels), copied a cache-sized block of images at a
    time, so the forward pass and both gradients are large matrix products on
-   data that is still in cache; the input gradient is accumulated with one
-   strided add per kernel offset.
+   data that is still in cache; the blocks are shared among threads, and the
+   input gradient is accumulated with one strided add per kernel offset.
 
 Column layout of ``im2col``: ``cols`` has shape ``(N, C * kh * kw, H_out * W_out)``;
 row ``c * kh * kw + p * kw + q`` holds input channel ``c`` at kernel offset
