@@ -299,3 +299,202 @@ def test_conv_errors_name_the_problem():
         conv_transpose2d_forward(x, np.zeros((4, 3, 3, 3)))
     with pytest.raises(RuntimeError, match="backward called before forward"):
         Conv2d(3, 4, 3).backward(np.zeros((2, 4, 3, 3)))
+
+
+# ----------------------------------------------------------------------------
+# error messages: each names the argument first
+# ----------------------------------------------------------------------------
+
+
+def test_conv_argument_errors_start_with_the_argument_name():
+    x = np.zeros((2, 3, 5, 5))
+    w = np.zeros((4, 3, 3, 3))
+    with pytest.raises(TypeError, match=r"^w must hold real numbers"):
+        conv2d_forward(x, np.full((4, 3, 3, 3), "a"))
+    with pytest.raises(TypeError, match=r"^b must hold real numbers"):
+        conv2d_forward(x, w, np.full(4, "a"))
+    with pytest.raises(
+        ValueError, match=r"^w must be 4-D \(C_out, C_in, kh, kw\), got 3-D with shape \(4, 3, 3\)$"
+    ):
+        conv2d_forward(x, w[:, :, 0])
+    with pytest.raises(
+        ValueError, match=r"^w must be 4-D \(C_in, C_out, kh, kw\), got 3-D with shape \(3, 2, 3\)$"
+    ):
+        conv_transpose2d_forward(x, np.zeros((3, 2, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^w must have no zero-size dimension \(layout \(C_out, C_in, kh, kw\)\), "
+        r"got \(4, 3, 0, 3\)$",
+    ):
+        conv2d_forward(x, np.zeros((4, 3, 0, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^w must have no zero-size dimension \(layout \(C_in, C_out, kh, kw\)\), "
+        r"got \(3, 0, 3, 3\)$",
+    ):
+        conv_transpose2d_forward(x, np.zeros((3, 0, 3, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^x has 3 channels but w expects 2 input channels "
+        r"\(w must have layout \(C_out, C_in, kh, kw\), got shape \(4, 2, 3, 3\)\)$",
+    ):
+        conv2d_forward(x, np.zeros((4, 2, 3, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^x has 3 channels but w expects 4 input channels "
+        r"\(w must have layout \(C_in, C_out, kh, kw\), got shape \(4, 3, 3, 3\)\)$",
+    ):
+        conv_transpose2d_forward(x, np.zeros((4, 3, 3, 3)))
+    # a transposed convolution's bias has one entry per output channel: w.shape[1]
+    with pytest.raises(ValueError, match=r"^b must have shape \(2,\), got \(3,\)$"):
+        conv_transpose2d_forward(x, np.zeros((3, 2, 3, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"^stride must be >= 1, got 0$"):
+        conv2d_naive(x, w, stride=0)
+    with pytest.raises(ValueError, match=r"^padding must be >= 0, got -1$"):
+        conv2d_forward(x, w, padding=-1)
+    with pytest.raises(ValueError, match=r"^dilation must be >= 1, got 0$"):
+        conv2d_forward(x, w, dilation=0)
+    with pytest.raises(ValueError, match=r"^dilation must be >= 1, got \(1, 0\)$"):
+        conv_transpose2d_forward(x, np.zeros((3, 2, 3, 3)), dilation=(1, 0))
+    with pytest.raises(TypeError, match=r"^dilation must be an int or a pair of ints"):
+        conv2d_forward(x, w, dilation=(1, 1, 1))
+
+
+def test_conv_too_large_kernel_message_gives_both_directions():
+    # every number differs between height and width, so a mixed-up index shows
+    x = np.zeros((1, 3, 4, 6))
+    w = np.zeros((4, 3, 2, 4))
+    with pytest.raises(
+        ValueError,
+        match=r"^kernel of size 2x4 \(dilation 3x2, effective size 4x7\) is larger than the "
+        r"padded input 6x6 \(input 4x6, padding 1x0\)$",
+    ):
+        conv2d_forward(x, w, padding=(1, 0), dilation=(3, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"^kernel of size 4x2 \(dilation 1x1, effective size 4x2\) is larger than the "
+        r"padded input 3x8 \(input 3x4, padding 0x2\)$",
+    ):
+        conv2d_naive(np.zeros((1, 3, 3, 4)), np.zeros((4, 3, 4, 2)), padding=(0, 2))
+
+
+def test_conv_transpose_errors_name_the_argument():
+    x = np.zeros((1, 3, 2, 3))
+    w = np.zeros((3, 2, 3, 2))
+    with pytest.raises(ValueError, match=r"^output_padding must be >= 0, got -1$"):
+        conv_transpose2d_forward(x, w, output_padding=-1)
+    with pytest.raises(TypeError, match=r"^output_padding must be an int or a pair of ints"):
+        conv_transpose2d_forward(x, w, output_padding=0.5)
+    # output_padding equal to both stride and dilation is refused, as torch does
+    with pytest.raises(
+        ValueError,
+        match=r"^output_padding must be smaller than either stride or dilation, got "
+        r"output_padding=\(1, 1\), stride=\(1, 1\), dilation=\(1, 1\)$",
+    ):
+        conv_transpose2d_forward(x, w, output_padding=1)
+    with pytest.raises(RuntimeError, match="output padding must be smaller"):
+        F.conv_transpose2d(torch.zeros(1, 3, 2, 3), torch.zeros(3, 2, 3, 2), output_padding=1)
+    with pytest.raises(
+        ValueError,
+        match=r"^padding \(2, 1\) is too large for a transposed convolution of a 2x3 input with "
+        r"kernel 3x2 and stride \(1, 2\): the output would be 0x4$",
+    ):
+        conv_transpose2d_forward(x, w, stride=(1, 2), padding=(2, 1))
+
+
+def test_conv_backward_errors_name_dout():
+    x = np.zeros((2, 3, 5, 5))
+    w = np.zeros((4, 3, 3, 3))
+    _, cache = conv2d_forward(x, w)
+    with pytest.raises(TypeError, match=r"^dout must hold real numbers"):
+        conv2d_backward(np.full((2, 4, 3, 3), "a"), cache)
+    with pytest.raises(TypeError, match=r"^dout must hold real numbers"):
+        conv2d_naive_backward(np.full((2, 4, 3, 3), "a"), x, w)
+    with pytest.raises(
+        ValueError, match=r"^dout must have shape \(2, 4, 3, 3\), got \(2, 4, 3, 2\)$"
+    ):
+        conv2d_naive_backward(np.zeros((2, 4, 3, 2)), x, w)
+    _, t_cache = conv_transpose2d_forward(x, np.zeros((3, 2, 3, 3)), stride=2)
+    with pytest.raises(TypeError, match=r"^dout must hold real numbers"):
+        conv_transpose2d_backward(np.full((2, 2, 11, 11), "a"), t_cache)
+    with pytest.raises(
+        ValueError, match=r"^dout must have shape \(2, 2, 11, 11\), got \(2, 2, 11, 10\)$"
+    ):
+        conv_transpose2d_backward(np.zeros((2, 2, 11, 10)), t_cache)
+
+
+def test_im2col_col2im_errors_name_the_argument():
+    x = np.zeros((1, 1, 3, 3))
+    cols = np.zeros((1, 4, 4))  # a 2x2 kernel over a 3x3 image
+    with pytest.raises(TypeError, match=r"^x must hold real numbers"):
+        im2col(np.full((1, 1, 3, 3), "a"), 2)
+    with pytest.raises(
+        ValueError, match=r"^x must be 4-D \(N, C, H, W\), got 3-D with shape \(1, 3, 3\)$"
+    ):
+        im2col(x[0], 2)
+    with pytest.raises(ValueError, match=r"^kernel_size must be >= 1, got 0$"):
+        im2col(x, 0)
+    with pytest.raises(TypeError, match=r"^cols must hold real numbers"):
+        col2im(np.full((1, 4, 4), "a"), x.shape, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"^cols must be 3-D \(N, C \* kh \* kw, H_out \* W_out\), got 2-D with shape "
+        r"\(4, 4\)$",
+    ):
+        col2im(cols[0], x.shape, 2)
+    with pytest.raises(ValueError, match=r"^x_shape must be \(N, C, H, W\), got \(1, 3, 3\)$"):
+        col2im(cols, (1, 3, 3), 2)
+    with pytest.raises(ValueError, match=r"^x_shape entries must be an integer >= 1, got 0$"):
+        col2im(cols, (1, 0, 3, 3), 2)
+    with pytest.raises(ValueError, match=r"^kernel_size must be >= 1, got 0$"):
+        col2im(cols, x.shape, 0)
+    with pytest.raises(ValueError, match=r"^cols must have shape \(1, 4, 4\), got \(1, 4, 5\)$"):
+        col2im(np.zeros((1, 4, 5)), x.shape, 2)
+
+
+@pytest.mark.parametrize("cls", [Conv2d, ConvTranspose2d])
+def test_layer_constructor_errors_name_the_argument(cls):
+    with pytest.raises(ValueError, match=r"^in_channels must be an integer >= 1, got 0$"):
+        cls(0, 3, 3)
+    with pytest.raises(ValueError, match=r"^out_channels must be an integer >= 1, got 0$"):
+        cls(2, 0, 3)
+    with pytest.raises(ValueError, match=r"^kernel_size must be >= 1, got 0$"):
+        cls(2, 3, 0)
+    with pytest.raises(ValueError, match=r"^kernel_size must be >= 1, got \(3, 0\)$"):
+        cls(2, 3, (3, 0))
+    with pytest.raises(ValueError, match=r"^stride must be >= 1, got 0$"):
+        cls(2, 3, 3, stride=0)
+    with pytest.raises(ValueError, match=r"^padding must be >= 0, got -1$"):
+        cls(2, 3, 3, padding=-1)
+    with pytest.raises(TypeError, match=r"^padding must be an int or a pair of ints, got 1.5$"):
+        cls(2, 3, 3, padding=1.5)
+    with pytest.raises(ValueError, match=r"^dilation must be >= 1, got \(1, 0\)$"):
+        cls(2, 3, 3, dilation=(1, 0))
+    with pytest.raises(TypeError, match=r"^bias must be a bool, got 1$"):
+        cls(2, 3, 3, bias=1)
+    # the smallest kernel, 1x1, is allowed
+    assert cls(2, 3, 1, rng=0).params["w"].shape[2:] == (1, 1)
+
+
+def test_conv_transpose2d_layer_output_padding_errors():
+    with pytest.raises(ValueError, match=r"^output_padding must be >= 0, got \(0, -1\)$"):
+        ConvTranspose2d(2, 3, 3, stride=2, output_padding=(0, -1))
+    with pytest.raises(ValueError, match=r"^output_padding must be smaller than either stride"):
+        ConvTranspose2d(2, 3, 3, output_padding=1)
+
+
+def test_same_padding_errors_give_the_effective_size():
+    with pytest.raises(
+        ValueError,
+        match=r"^padding='same' needs an odd effective kernel size, got kernel_size=\(3, 4\) "
+        r"with dilation=\(1, 1\) \(effective size 4\)$",
+    ):
+        Conv2d(2, 3, (3, 4), padding="same")
+    with pytest.raises(
+        ValueError,
+        match=r"^padding='same' needs an odd effective kernel size, got kernel_size=\(2, 3\) "
+        r"with dilation=\(3, 1\) \(effective size 4\)$",
+    ):
+        Conv2d(2, 3, (2, 3), padding="same", dilation=(3, 1))
+    with pytest.raises(ValueError, match=r"^padding='same' needs stride 1, got stride=\(1, 2\)$"):
+        Conv2d(2, 3, 3, stride=(1, 2), padding="same")
