@@ -498,3 +498,153 @@ def test_same_padding_errors_give_the_effective_size():
         Conv2d(2, 3, (2, 3), padding="same", dilation=(3, 1))
     with pytest.raises(ValueError, match=r"^padding='same' needs stride 1, got stride=\(1, 2\)$"):
         Conv2d(2, 3, 3, stride=(1, 2), padding="same")
+
+
+# ----------------------------------------------------------------------------
+# defaults, edge sizes and dtypes
+# ----------------------------------------------------------------------------
+
+
+def test_functions_default_to_torch_defaults():
+    # stride 1, padding 0, dilation 1 (and output_padding 0) when not given
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 3, 6, 5))
+    w = rng.standard_normal((4, 3, 3, 2))
+    b = rng.standard_normal(4)
+    out, cache = conv2d_forward(x, w, b)
+    dout = rng.standard_normal(out.shape)
+    t_out, t_dx, t_dw, _ = _torch_conv(x, w, b, 1, 0, 1, dout)
+    np.testing.assert_allclose(out, t_out, **TOL)
+    np.testing.assert_allclose(conv2d_naive(x, w, b), t_out, **TOL)
+    ndx, ndw, ndb = conv2d_naive_backward(dout, x, w)
+    np.testing.assert_allclose(ndx, t_dx, **TOL)
+    np.testing.assert_allclose(ndw, t_dw, **TOL)
+    np.testing.assert_allclose(ndb, dout.sum(axis=(0, 2, 3)), **TOL)
+
+    cols = im2col(x, (3, 2))
+    t_cols = F.unfold(torch.tensor(x), (3, 2))
+    np.testing.assert_allclose(cols, t_cols.numpy(), **TOL)
+    back = col2im(cols, x.shape, (3, 2))
+    np.testing.assert_allclose(back, F.fold(t_cols, (6, 5), (3, 2)).numpy(), **TOL)
+
+    wt = rng.standard_normal((3, 2, 3, 2))
+    bt = rng.standard_normal(2)
+    t_out, t_cache = conv_transpose2d_forward(x, wt, bt)
+    ref = F.conv_transpose2d(torch.tensor(x), torch.tensor(wt), torch.tensor(bt))
+    assert t_out.shape == (2, 2, 8, 6)
+    np.testing.assert_allclose(t_out, ref.numpy(), **TOL)
+
+
+def test_conv_transpose2d_output_of_one_pixel_is_allowed():
+    # (H - 1) s - 2 p + d (k - 1) + output_padding + 1 = 1: the smallest valid output
+    out, _ = conv_transpose2d_forward(np.full((1, 1, 1, 1), 3.0), np.full((1, 1, 1, 1), 2.0))
+    np.testing.assert_array_equal(out, [[[[6.0]]]])
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((2, 2, 1, 3))
+    w = rng.standard_normal((2, 3, 1, 2))
+    out, cache = conv_transpose2d_forward(x, w)
+    ref = F.conv_transpose2d(torch.tensor(x), torch.tensor(w))
+    assert out.shape == (2, 3, 1, 4)
+    np.testing.assert_allclose(out, ref.numpy(), **TOL)
+    # padding that crops all but one row
+    x = rng.standard_normal((1, 2, 2, 3))
+    w = rng.standard_normal((2, 1, 2, 2))
+    out, _ = conv_transpose2d_forward(x, w, padding=(1, 0))
+    ref = F.conv_transpose2d(torch.tensor(x), torch.tensor(w), padding=(1, 0))
+    assert out.shape == (1, 1, 1, 4)
+    np.testing.assert_allclose(out, ref.numpy(), **TOL)
+
+
+F32, F64 = np.float32, np.float64
+
+
+@pytest.mark.parametrize(
+    "dtypes, expected",
+    [
+        ((F32, F32, F32), F32),
+        ((F64, F32, F32), F64),
+        ((F32, F64, F32), F64),
+        ((F32, F32, F64), F64),
+        ((F32, F32, None), F32),
+        ((F64, F32, None), F64),
+        ((F32, F64, None), F64),
+    ],
+)
+def test_conv_result_dtype_float64_wins_when_mixed(dtypes, expected):
+    # float32 in, float32 out; any float64 among x, w, b makes the result float64, like NumPy
+    rng = np.random.default_rng(16)
+    x_dt, w_dt, b_dt = dtypes
+    x = rng.standard_normal((2, 3, 5, 4)).astype(x_dt)
+    w = rng.standard_normal((2, 3, 3, 2)).astype(w_dt)
+    b = None if b_dt is None else rng.standard_normal(2).astype(b_dt)
+    out, cache = conv2d_forward(x, w, b, padding=1)
+    assert out.dtype == expected
+    assert conv2d_naive(x, w, b, padding=1).dtype == expected
+    dx, dw, db = conv2d_backward(np.ones(out.shape, dtype=expected), cache)
+    assert dx.dtype == dw.dtype == expected
+    wt = rng.standard_normal((3, 2, 3, 2)).astype(w_dt)
+    t_out, t_cache = conv_transpose2d_forward(x, wt, b, stride=2)
+    assert t_out.dtype == expected
+    dx, dw, db = conv_transpose2d_backward(np.ones(t_out.shape, dtype=expected), t_cache)
+    assert dx.dtype == dw.dtype == expected
+    if b is not None:
+        assert db.dtype == expected
+    ref = F.conv_transpose2d(
+        torch.tensor(x, dtype=torch.float64),
+        torch.tensor(wt, dtype=torch.float64),
+        None if b is None else torch.tensor(b, dtype=torch.float64),
+        stride=2,
+    )
+    np.testing.assert_allclose(t_out, ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_float32_gradients_stay_float32_for_float64_dout():
+    # dout is cast to the forward pass's dtype, as torch's grads have the parameter's dtype
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 2, 2)).astype(np.float32)
+    b = rng.standard_normal(2).astype(np.float32)
+    out, cache = conv_transpose2d_forward(x, w, b, stride=2, padding=1)
+    dout = rng.standard_normal(out.shape)  # float64
+    dx, dw, db = conv_transpose2d_backward(dout, cache)
+    assert dx.dtype == dw.dtype == db.dtype == np.float32
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    F.conv_transpose2d(xt, wt, torch.tensor(b, dtype=torch.float64), stride=2, padding=1).backward(
+        torch.tensor(dout)
+    )
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    c_out, c_cache = conv2d_forward(x, w.transpose(1, 0, 2, 3), b)
+    dx, dw, db = conv2d_backward(rng.standard_normal(c_out.shape), c_cache)
+    assert dx.dtype == dw.dtype == db.dtype == np.float32
+
+
+def test_im2col_columns_never_write_through_to_x():
+    # a 1x1 kernel's columns are x itself, reshaped: they may share x's memory, read-only
+    x = np.random.default_rng(18).standard_normal((2, 3, 4, 5))
+    before = x.copy()
+    cols = im2col(x, 1)
+    np.testing.assert_array_equal(cols, x.reshape(2, 3, 20))
+    try:
+        cols[...] = 7.0
+    except ValueError:  # read-only
+        pass
+    np.testing.assert_array_equal(x, before)
+
+
+def test_im2col_then_col2im_counts_overlaps():
+    # col2im(im2col(ones)) counts how many receptive fields cover each pixel
+    x = np.ones((1, 2, 5, 6))
+    kernel, stride, padding, dilation = (3, 2), (2, 1), (1, 0), (1, 2)
+    back = col2im(im2col(x, kernel, stride, padding, dilation), x.shape, kernel, stride, padding,
+                  dilation)  # fmt: skip
+    count = np.zeros((5 + 2, 6))
+    ho, wo = (5 + 2 - 3) // 2 + 1, (6 - 2 * (2 - 1) - 1) // 1 + 1
+    for i in range(ho):
+        for j in range(wo):
+            for p in range(3):
+                for q in range(2):
+                    count[i * 2 + p * 1, j * 1 + q * 2] += 1
+    np.testing.assert_array_equal(back[0, 0], count[1:6])
+    np.testing.assert_array_equal(back[0, 1], count[1:6])
