@@ -648,3 +648,40 @@ def test_im2col_then_col2im_counts_overlaps():
                     count[i * 2 + p * 1, j * 1 + q * 2] += 1
     np.testing.assert_array_equal(back[0, 0], count[1:6])
     np.testing.assert_array_equal(back[0, 1], count[1:6])
+
+
+# ----------------------------------------------------------------------------
+# big batches: the fast path works on a few images at a time
+# ----------------------------------------------------------------------------
+
+# Batches whose column matrices (C kh kw H_out W_out values per image) are several MiB,
+# more than one cache-sized block, with a batch size that leaves a smaller last block.
+# Each case has a 1 in a different place (kernel height, kernel width, H_out, W_out).
+BIG_BATCH_CASES = [
+    ((9, 64, 512, 1), (3, 64, 1, 1), np.float64),  # kh = kw = W_out = 1
+    ((9, 64, 1, 512), (3, 64, 1, 1), np.float64),  # H_out = 1
+    ((24, 1, 48, 48), (2, 1, 24, 24), np.float32),  # a large kernel: 1.4 MB of columns per image
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, dtype", BIG_BATCH_CASES)
+def test_conv2d_big_batch_matches_torch(x_shape, w_shape, dtype):
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = (rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    out, cache = conv2d_forward(x, w, b)
+    assert out.dtype == dtype
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    t_out = F.conv2d(xt, wt, torch.tensor(b, dtype=torch.float64))
+    t_out.backward(torch.tensor(dout, dtype=torch.float64))
+    tol = TOL if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), **tol)
+    dx, dw, db = conv2d_backward(dout, cache)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+    # dw sums over every image of the batch, so it is larger: compare relative to its size
+    scale = np.abs(wt.grad.numpy()).max()
+    np.testing.assert_allclose(dw / scale, wt.grad.numpy() / scale, **tol)
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3), dtype=np.float64), rtol=1e-4)
