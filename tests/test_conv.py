@@ -685,3 +685,129 @@ def test_conv2d_big_batch_matches_torch(x_shape, w_shape, dtype):
     scale = np.abs(wt.grad.numpy()).max()
     np.testing.assert_allclose(dw / scale, wt.grad.numpy() / scale, **tol)
     np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3), dtype=np.float64), rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------
+# layers: torch's defaults, repr and initialisation
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((2, 3, 3), {}),
+        ((2, 3, (3, 2)), dict(stride=(2, 1), padding=(1, 0), bias=False)),
+        ((2, 3, 3), dict(padding=(0, 1), dilation=(1, 2))),
+        ((4, 1, (1, 5)), dict(padding=0, dilation=(2, 1))),
+        ((2, 3, 3), dict(padding="same")),
+        ((2, 3, 3), dict(padding="same", dilation=2, bias=False)),
+    ],
+)
+def test_conv2d_repr_matches_torch(args, kwargs):
+    assert repr(Conv2d(*args, **kwargs, rng=0)) == repr(torch.nn.Conv2d(*args, **kwargs))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((2, 3, 3), {}),
+        ((2, 3, (3, 2)), dict(stride=2, padding=(1, 0), output_padding=(0, 1), bias=False)),
+        ((2, 3, 3), dict(stride=(2, 3), padding=(0, 1), output_padding=(1, 0))),
+        ((3, 2, 2), dict(dilation=(1, 2))),
+        ((3, 2, 2), dict(padding=1, dilation=(2, 1), bias=False)),
+    ],
+)
+def test_conv_transpose2d_repr_matches_torch(args, kwargs):
+    layer = ConvTranspose2d(*args, **kwargs, rng=0)
+    assert repr(layer) == repr(torch.nn.ConvTranspose2d(*args, **kwargs))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG in conv.py: ConvTranspose2d.extra_repr puts output_padding before dilation; "
+    "torch writes dilation first",
+)
+def test_bug_conv_transpose2d_repr_order_of_dilation_and_output_padding():
+    kwargs = dict(stride=1, output_padding=1, dilation=2)
+    assert repr(ConvTranspose2d(2, 3, 3, **kwargs, rng=0)) == repr(
+        torch.nn.ConvTranspose2d(2, 3, 3, **kwargs)
+    )
+
+
+def _copy_params(layer, ref):
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(layer.params["w"]))
+        if "b" in layer.params:
+            ref.bias.copy_(torch.tensor(layer.params["b"]))
+
+
+def test_layers_with_default_arguments_match_torch():
+    x = np.random.default_rng(20).standard_normal((2, 2, 5, 6))
+    for layer, ref in [
+        (Conv2d(2, 3, 3, rng=0), torch.nn.Conv2d(2, 3, 3)),
+        (ConvTranspose2d(2, 3, 3, rng=0), torch.nn.ConvTranspose2d(2, 3, 3)),
+    ]:
+        ref = ref.double()
+        _copy_params(layer, ref)
+        out = layer(x)
+        np.testing.assert_allclose(out, ref(torch.tensor(x)).detach().numpy(), **TOL)
+        assert repr(layer) == repr(ref)
+    assert Conv2d(2, 3, 3).padding == (0, 0) and Conv2d(2, 3, 3).stride == (1, 1)
+    t = ConvTranspose2d(2, 3, 3)
+    assert (t.stride, t.padding, t.output_padding, t.dilation) == ((1, 1), (0, 0), (0, 0), (1, 1))
+
+
+def test_conv_transpose2d_layer_passes_every_option_to_torch():
+    # stride, padding, output_padding and dilation all different, in both directions
+    opts = dict(stride=(2, 3), padding=(1, 2), output_padding=(1, 0), dilation=(2, 1))
+    layer = ConvTranspose2d(2, 3, (3, 2), **opts, rng=3)
+    ref = torch.nn.ConvTranspose2d(2, 3, (3, 2), **opts).double()
+    _copy_params(layer, ref)
+    x = np.random.default_rng(21).standard_normal((2, 2, 4, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    t_out = ref(xt)
+    out = layer(x)
+    assert out.shape == tuple(t_out.shape) == (2, 3, 10, 4)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), **TOL)
+    dout = np.random.default_rng(22).standard_normal(out.shape)
+    t_out.backward(torch.tensor(dout))
+    np.testing.assert_allclose(layer.backward(dout), xt.grad.numpy(), **TOL)
+    np.testing.assert_allclose(layer.grads["w"], ref.weight.grad.numpy(), **TOL)
+    np.testing.assert_allclose(layer.grads["b"], ref.bias.grad.numpy(), **TOL)
+
+
+def test_conv2d_same_padding_matches_torch():
+    x = np.random.default_rng(23).standard_normal((1, 2, 7, 6))
+    layer = Conv2d(2, 3, (5, 3), padding="same", dilation=(1, 2), rng=4)
+    ref = torch.nn.Conv2d(2, 3, (5, 3), padding="same", dilation=(1, 2)).double()
+    _copy_params(layer, ref)
+    np.testing.assert_allclose(layer(x), ref(torch.tensor(x)).detach().numpy(), **TOL)
+    assert layer.padding == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "make, fan_in",
+    [
+        (lambda rng: Conv2d(16, 8, (2, 3), rng=rng), 16 * 2 * 3),
+        # torch's transposed conv takes fan_in from w.shape[1] = out_channels
+        (lambda rng: ConvTranspose2d(8, 16, (2, 3), rng=rng), 16 * 2 * 3),
+        (lambda rng: ConvTranspose2d(6, 4, (3, 1), rng=rng), 4 * 3 * 1),
+    ],
+)
+def test_layer_init_is_torch_uniform_and_seeded(make, fan_in):
+    layer = make(0)
+    # the fan-in torch's default initialisation computes from a weight of this shape
+    w_like = torch.empty(layer.params["w"].shape)
+    assert torch.nn.init._calculate_fan_in_and_fan_out(w_like)[0] == fan_in
+    bound = 1 / np.sqrt(fan_in)
+    w, b = layer.params["w"], layer.params["b"]
+    # U(-bound, bound): nothing outside, the extremes near both ends
+    assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    assert w.min() < -0.9 * bound and w.max() > 0.9 * bound
+    assert b.min() < 0 < b.max()
+    assert abs(w.std() - bound / np.sqrt(3)) < 0.1 * bound
+    np.testing.assert_array_equal(make(0).params["w"], w)
+    np.testing.assert_array_equal(make(0).params["b"], b)
+    assert not np.array_equal(make(1).params["w"], w)
+    gen = np.random.default_rng(0)
+    np.testing.assert_array_equal(make(gen).params["w"], w)  # a Generator works like its seed
