@@ -816,3 +816,29 @@ def test_layer_init_is_torch_uniform_and_seeded(cls, args, fan_in):
     assert not np.array_equal(make(1).params["w"], w)
     gen = np.random.default_rng(0)
     np.testing.assert_array_equal(make(gen).params["w"], w)  # a Generator works like its seed
+
+
+def test_conv_transpose2d_layer_gradcheck():
+    layer = ConvTranspose2d(2, 3, (3, 2), stride=2, padding=(1, 0), output_padding=1, rng=5)
+    x = np.random.default_rng(24).standard_normal((2, 2, 3, 2))
+    errors = check_layer(layer, x)
+    assert set(errors) == {"x", "w", "b"}
+    assert max(errors.values()) < 1e-7
+    no_bias = ConvTranspose2d(2, 3, 2, dilation=2, bias=False, rng=6)
+    errors = check_layer(no_bias, x)
+    assert set(errors) == {"x", "w"} and "b" not in no_bias.grads
+    assert max(errors.values()) < 1e-7
+
+
+@pytest.mark.parametrize("case", CONV_CASES[6:])
+def test_naive_conv_equals_vectorised_when_kernel_fills_the_input(case):
+    # a 1x1 output, and a dilated kernel that only fits thanks to the padding
+    x, w, b, s, p, d = _case_arrays(case, seed=25)
+    out, cache = conv2d_forward(x, w, b, stride=s, padding=p, dilation=d)
+    np.testing.assert_allclose(conv2d_naive(x, w, b, s, p, d), out, **TOL)
+    dout = np.random.default_rng(26).standard_normal(out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    ndx, ndw, ndb = conv2d_naive_backward(dout, x, w, s, p, d)
+    np.testing.assert_allclose(ndx, dx, **TOL)
+    np.testing.assert_allclose(ndw, dw, **TOL)
+    np.testing.assert_allclose(ndb, db, **TOL)
