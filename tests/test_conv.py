@@ -635,19 +635,22 @@ def test_im2col_columns_never_write_through_to_x():
 
 def test_im2col_then_col2im_counts_overlaps():
     # col2im(im2col(ones)) counts how many receptive fields cover each pixel
-    x = np.ones((1, 2, 5, 6))
-    kernel, stride, padding, dilation = (3, 2), (2, 1), (1, 0), (1, 2)
-    back = col2im(im2col(x, kernel, stride, padding, dilation), x.shape, kernel, stride, padding,
-                  dilation)  # fmt: skip
-    count = np.zeros((5 + 2, 6))
-    ho, wo = (5 + 2 - 3) // 2 + 1, (6 - 2 * (2 - 1) - 1) // 1 + 1
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (3, 2), (2, 1), (1, 0), (1, 2)
+    h, w = 5, 6
+    x = np.ones((1, 2, h, w))
+    cols = im2col(x, (kh, kw), (sh, sw), (ph, pw), (dh, dw))
+    back = col2im(cols, x.shape, (kh, kw), (sh, sw), (ph, pw), (dh, dw))
+    count = np.zeros((h + 2 * ph, w + 2 * pw))  # on the padded image
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     for i in range(ho):
         for j in range(wo):
-            for p in range(3):
-                for q in range(2):
-                    count[i * 2 + p * 1, j * 1 + q * 2] += 1
-    np.testing.assert_array_equal(back[0, 0], count[1:6])
-    np.testing.assert_array_equal(back[0, 1], count[1:6])
+            for p in range(kh):
+                for q in range(kw):
+                    count[i * sh + p * dh, j * sw + q * dw] += 1
+    assert count.max() > 1  # the fields overlap
+    for c in range(2):
+        np.testing.assert_array_equal(back[0, c], count[ph : ph + h, pw : pw + w])
 
 
 # ----------------------------------------------------------------------------
@@ -656,11 +659,12 @@ def test_im2col_then_col2im_counts_overlaps():
 
 # Batches whose column matrices (C kh kw H_out W_out values per image) are several MiB,
 # more than one cache-sized block, with a batch size that leaves a smaller last block.
-# Each case has a 1 in a different place (kernel height, kernel width, H_out, W_out).
+# The first two put a 1 in each of kernel height, kernel width, H_out and W_out; the third
+# is a large float32 kernel: 1.4 MB of columns from each 9 KB image.
 BIG_BATCH_CASES = [
     ((9, 64, 512, 1), (3, 64, 1, 1), np.float64),  # kh = kw = W_out = 1
     ((9, 64, 1, 512), (3, 64, 1, 1), np.float64),  # H_out = 1
-    ((24, 1, 48, 48), (2, 1, 24, 24), np.float32),  # a large kernel: 1.4 MB of columns per image
+    ((24, 1, 48, 48), (2, 1, 24, 24), np.float32),  # 24x24 kernel, 25x25 outputs
 ]
 
 
