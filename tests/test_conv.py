@@ -657,7 +657,7 @@ def test_im2col_then_col2im_counts_overlaps():
 # big batches: the fast path works on a few images at a time
 # ----------------------------------------------------------------------------
 
-# Batches whose column matrices (C kh kw H_out W_out values per image) are several MiB,
+# Batches whose column matrices (C kh kw H_out W_out values per image) exceed 2 MiB in all,
 # more than one cache-sized block, with a batch size that leaves a smaller last block.
 # The first two put a 1 in each of kernel height, kernel width, H_out and W_out; the third
 # is a large float32 kernel: 1.4 MB of columns from each 9 KB image.
