@@ -372,3 +372,550 @@ def test_map_column_blocks_order_threads_and_one_blas_thread_each(monkeypatch):
         again = _map_column_blocks(fn, win)
     assert {s[3] for s in seen} == {threading.get_ident()}  # one BLAS thread: no pool
     np.testing.assert_array_equal(np.concatenate([r[1] for r in again]), cols)
+
+
+# ----------------------------------------------------------------------------
+# error messages: each names the argument first
+# ----------------------------------------------------------------------------
+
+
+def test_conv_argument_errors_start_with_the_argument_name():
+    x = np.zeros((2, 3, 5, 5))
+    w = np.zeros((4, 3, 3, 3))
+    with pytest.raises(TypeError, match=r"^w must hold real numbers"):
+        conv2d_forward(x, np.full((4, 3, 3, 3), "a"))
+    with pytest.raises(TypeError, match=r"^b must hold real numbers"):
+        conv2d_forward(x, w, np.full(4, "a"))
+    with pytest.raises(
+        ValueError, match=r"^w must be 4-D \(C_out, C_in, kh, kw\), got 3-D with shape \(4, 3, 3\)$"
+    ):
+        conv2d_forward(x, w[:, :, 0])
+    with pytest.raises(
+        ValueError, match=r"^w must be 4-D \(C_in, C_out, kh, kw\), got 3-D with shape \(3, 2, 3\)$"
+    ):
+        conv_transpose2d_forward(x, np.zeros((3, 2, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^w must have no zero-size dimension \(layout \(C_out, C_in, kh, kw\)\), "
+        r"got \(4, 3, 0, 3\)$",
+    ):
+        conv2d_forward(x, np.zeros((4, 3, 0, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^w must have no zero-size dimension \(layout \(C_in, C_out, kh, kw\)\), "
+        r"got \(3, 0, 3, 3\)$",
+    ):
+        conv_transpose2d_forward(x, np.zeros((3, 0, 3, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^x has 3 channels but w expects 2 input channels "
+        r"\(w must have layout \(C_out, C_in, kh, kw\), got shape \(4, 2, 3, 3\)\)$",
+    ):
+        conv2d_forward(x, np.zeros((4, 2, 3, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^x has 3 channels but w expects 4 input channels "
+        r"\(w must have layout \(C_in, C_out, kh, kw\), got shape \(4, 3, 3, 3\)\)$",
+    ):
+        conv_transpose2d_forward(x, np.zeros((4, 3, 3, 3)))
+    # a transposed convolution's bias has one entry per output channel: w.shape[1]
+    with pytest.raises(ValueError, match=r"^b must have shape \(2,\), got \(3,\)$"):
+        conv_transpose2d_forward(x, np.zeros((3, 2, 3, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"^stride must be >= 1, got 0$"):
+        conv2d_naive(x, w, stride=0)
+    with pytest.raises(ValueError, match=r"^padding must be >= 0, got -1$"):
+        conv2d_forward(x, w, padding=-1)
+    with pytest.raises(ValueError, match=r"^dilation must be >= 1, got 0$"):
+        conv2d_forward(x, w, dilation=0)
+    with pytest.raises(ValueError, match=r"^dilation must be >= 1, got \(1, 0\)$"):
+        conv_transpose2d_forward(x, np.zeros((3, 2, 3, 3)), dilation=(1, 0))
+    with pytest.raises(TypeError, match=r"^dilation must be an int or a pair of ints"):
+        conv2d_forward(x, w, dilation=(1, 1, 1))
+
+
+def test_conv_too_large_kernel_message_gives_both_directions():
+    # every number differs between height and width, so a mixed-up index shows
+    x = np.zeros((1, 3, 4, 6))
+    w = np.zeros((4, 3, 2, 4))
+    with pytest.raises(
+        ValueError,
+        match=r"^kernel of size 2x4 \(dilation 3x2, effective size 4x7\) is larger than the "
+        r"padded input 6x6 \(input 4x6, padding 1x0\)$",
+    ):
+        conv2d_forward(x, w, padding=(1, 0), dilation=(3, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"^kernel of size 4x2 \(dilation 1x1, effective size 4x2\) is larger than the "
+        r"padded input 3x8 \(input 3x4, padding 0x2\)$",
+    ):
+        conv2d_naive(np.zeros((1, 3, 3, 4)), np.zeros((4, 3, 4, 2)), padding=(0, 2))
+
+
+def test_conv_transpose_errors_name_the_argument():
+    x = np.zeros((1, 3, 2, 3))
+    w = np.zeros((3, 2, 3, 2))
+    with pytest.raises(ValueError, match=r"^output_padding must be >= 0, got -1$"):
+        conv_transpose2d_forward(x, w, output_padding=-1)
+    with pytest.raises(TypeError, match=r"^output_padding must be an int or a pair of ints"):
+        conv_transpose2d_forward(x, w, output_padding=0.5)
+    # output_padding equal to both stride and dilation is refused, as torch does
+    with pytest.raises(
+        ValueError,
+        match=r"^output_padding must be smaller than either stride or dilation, got "
+        r"output_padding=\(1, 1\), stride=\(1, 1\), dilation=\(1, 1\)$",
+    ):
+        conv_transpose2d_forward(x, w, output_padding=1)
+    with pytest.raises(RuntimeError, match="output padding must be smaller"):
+        F.conv_transpose2d(torch.zeros(1, 3, 2, 3), torch.zeros(3, 2, 3, 2), output_padding=1)
+    with pytest.raises(
+        ValueError,
+        match=r"^padding \(2, 1\) is too large for a transposed convolution of a 2x3 input with "
+        r"kernel 3x2 and stride \(1, 2\): the output would be 0x4$",
+    ):
+        conv_transpose2d_forward(x, w, stride=(1, 2), padding=(2, 1))
+
+
+def test_conv_backward_errors_name_dout():
+    x = np.zeros((2, 3, 5, 5))
+    w = np.zeros((4, 3, 3, 3))
+    _, cache = conv2d_forward(x, w)
+    with pytest.raises(TypeError, match=r"^dout must hold real numbers"):
+        conv2d_backward(np.full((2, 4, 3, 3), "a"), cache)
+    with pytest.raises(TypeError, match=r"^dout must hold real numbers"):
+        conv2d_naive_backward(np.full((2, 4, 3, 3), "a"), x, w)
+    with pytest.raises(
+        ValueError, match=r"^dout must have shape \(2, 4, 3, 3\), got \(2, 4, 3, 2\)$"
+    ):
+        conv2d_naive_backward(np.zeros((2, 4, 3, 2)), x, w)
+    _, t_cache = conv_transpose2d_forward(x, np.zeros((3, 2, 3, 3)), stride=2)
+    with pytest.raises(TypeError, match=r"^dout must hold real numbers"):
+        conv_transpose2d_backward(np.full((2, 2, 11, 11), "a"), t_cache)
+    with pytest.raises(
+        ValueError, match=r"^dout must have shape \(2, 2, 11, 11\), got \(2, 2, 11, 10\)$"
+    ):
+        conv_transpose2d_backward(np.zeros((2, 2, 11, 10)), t_cache)
+
+
+def test_im2col_col2im_errors_name_the_argument():
+    x = np.zeros((1, 1, 3, 3))
+    cols = np.zeros((1, 4, 4))  # a 2x2 kernel over a 3x3 image
+    with pytest.raises(TypeError, match=r"^x must hold real numbers"):
+        im2col(np.full((1, 1, 3, 3), "a"), 2)
+    with pytest.raises(
+        ValueError, match=r"^x must be 4-D \(N, C, H, W\), got 3-D with shape \(1, 3, 3\)$"
+    ):
+        im2col(x[0], 2)
+    with pytest.raises(ValueError, match=r"^kernel_size must be >= 1, got 0$"):
+        im2col(x, 0)
+    with pytest.raises(TypeError, match=r"^cols must hold real numbers"):
+        col2im(np.full((1, 4, 4), "a"), x.shape, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"^cols must be 3-D \(N, C \* kh \* kw, H_out \* W_out\), got 2-D with shape "
+        r"\(4, 4\)$",
+    ):
+        col2im(cols[0], x.shape, 2)
+    with pytest.raises(ValueError, match=r"^x_shape must be \(N, C, H, W\), got \(1, 3, 3\)$"):
+        col2im(cols, (1, 3, 3), 2)
+    with pytest.raises(ValueError, match=r"^x_shape entries must be an integer >= 1, got 0$"):
+        col2im(cols, (1, 0, 3, 3), 2)
+    with pytest.raises(ValueError, match=r"^kernel_size must be >= 1, got 0$"):
+        col2im(cols, x.shape, 0)
+    with pytest.raises(ValueError, match=r"^cols must have shape \(1, 4, 4\), got \(1, 4, 5\)$"):
+        col2im(np.zeros((1, 4, 5)), x.shape, 2)
+
+
+@pytest.mark.parametrize("cls", [Conv2d, ConvTranspose2d])
+def test_layer_constructor_errors_name_the_argument(cls):
+    with pytest.raises(ValueError, match=r"^in_channels must be an integer >= 1, got 0$"):
+        cls(0, 3, 3)
+    with pytest.raises(ValueError, match=r"^out_channels must be an integer >= 1, got 0$"):
+        cls(2, 0, 3)
+    with pytest.raises(ValueError, match=r"^kernel_size must be >= 1, got 0$"):
+        cls(2, 3, 0)
+    with pytest.raises(ValueError, match=r"^kernel_size must be >= 1, got \(3, 0\)$"):
+        cls(2, 3, (3, 0))
+    with pytest.raises(ValueError, match=r"^stride must be >= 1, got 0$"):
+        cls(2, 3, 3, stride=0)
+    with pytest.raises(ValueError, match=r"^padding must be >= 0, got -1$"):
+        cls(2, 3, 3, padding=-1)
+    with pytest.raises(TypeError, match=r"^padding must be an int or a pair of ints, got 1.5$"):
+        cls(2, 3, 3, padding=1.5)
+    with pytest.raises(ValueError, match=r"^dilation must be >= 1, got \(1, 0\)$"):
+        cls(2, 3, 3, dilation=(1, 0))
+    with pytest.raises(TypeError, match=r"^bias must be a bool, got 1$"):
+        cls(2, 3, 3, bias=1)
+    # the smallest kernel, 1x1, is allowed
+    assert cls(2, 3, 1, rng=0).params["w"].shape[2:] == (1, 1)
+
+
+def test_conv_transpose2d_layer_output_padding_errors():
+    with pytest.raises(ValueError, match=r"^output_padding must be >= 0, got \(0, -1\)$"):
+        ConvTranspose2d(2, 3, 3, stride=2, output_padding=(0, -1))
+    with pytest.raises(ValueError, match=r"^output_padding must be smaller than either stride"):
+        ConvTranspose2d(2, 3, 3, output_padding=1)
+
+
+def test_same_padding_errors_give_the_effective_size():
+    with pytest.raises(
+        ValueError,
+        match=r"^padding='same' needs an odd effective kernel size, got kernel_size=\(3, 4\) "
+        r"with dilation=\(1, 1\) \(effective size 4\)$",
+    ):
+        Conv2d(2, 3, (3, 4), padding="same")
+    with pytest.raises(
+        ValueError,
+        match=r"^padding='same' needs an odd effective kernel size, got kernel_size=\(2, 3\) "
+        r"with dilation=\(3, 1\) \(effective size 4\)$",
+    ):
+        Conv2d(2, 3, (2, 3), padding="same", dilation=(3, 1))
+    with pytest.raises(ValueError, match=r"^padding='same' needs stride 1, got stride=\(1, 2\)$"):
+        Conv2d(2, 3, 3, stride=(1, 2), padding="same")
+
+
+# ----------------------------------------------------------------------------
+# defaults, edge sizes and dtypes
+# ----------------------------------------------------------------------------
+
+
+def test_functions_default_to_torch_defaults():
+    # stride 1, padding 0, dilation 1 (and output_padding 0) when not given
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 3, 6, 5))
+    w = rng.standard_normal((4, 3, 3, 2))
+    b = rng.standard_normal(4)
+    out, cache = conv2d_forward(x, w, b)
+    dout = rng.standard_normal(out.shape)
+    t_out, t_dx, t_dw, _ = _torch_conv(x, w, b, 1, 0, 1, dout)
+    np.testing.assert_allclose(out, t_out, **TOL)
+    np.testing.assert_allclose(conv2d_naive(x, w, b), t_out, **TOL)
+    ndx, ndw, ndb = conv2d_naive_backward(dout, x, w)
+    np.testing.assert_allclose(ndx, t_dx, **TOL)
+    np.testing.assert_allclose(ndw, t_dw, **TOL)
+    np.testing.assert_allclose(ndb, dout.sum(axis=(0, 2, 3)), **TOL)
+
+    cols = im2col(x, (3, 2))
+    t_cols = F.unfold(torch.tensor(x), (3, 2))
+    np.testing.assert_allclose(cols, t_cols.numpy(), **TOL)
+    back = col2im(cols, x.shape, (3, 2))
+    np.testing.assert_allclose(back, F.fold(t_cols, (6, 5), (3, 2)).numpy(), **TOL)
+
+    wt = rng.standard_normal((3, 2, 3, 2))
+    bt = rng.standard_normal(2)
+    t_out, t_cache = conv_transpose2d_forward(x, wt, bt)
+    ref = F.conv_transpose2d(torch.tensor(x), torch.tensor(wt), torch.tensor(bt))
+    assert t_out.shape == (2, 2, 8, 6)
+    np.testing.assert_allclose(t_out, ref.numpy(), **TOL)
+
+
+def test_conv_transpose2d_output_of_one_pixel_is_allowed():
+    # (H - 1) s - 2 p + d (k - 1) + output_padding + 1 = 1: the smallest valid output
+    out, _ = conv_transpose2d_forward(np.full((1, 1, 1, 1), 3.0), np.full((1, 1, 1, 1), 2.0))
+    np.testing.assert_array_equal(out, [[[[6.0]]]])
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((2, 2, 1, 3))
+    w = rng.standard_normal((2, 3, 1, 2))
+    out, cache = conv_transpose2d_forward(x, w)
+    ref = F.conv_transpose2d(torch.tensor(x), torch.tensor(w))
+    assert out.shape == (2, 3, 1, 4)
+    np.testing.assert_allclose(out, ref.numpy(), **TOL)
+    # padding that crops all but one row
+    x = rng.standard_normal((1, 2, 2, 3))
+    w = rng.standard_normal((2, 1, 2, 2))
+    out, _ = conv_transpose2d_forward(x, w, padding=(1, 0))
+    ref = F.conv_transpose2d(torch.tensor(x), torch.tensor(w), padding=(1, 0))
+    assert out.shape == (1, 1, 1, 4)
+    np.testing.assert_allclose(out, ref.numpy(), **TOL)
+
+
+F32, F64 = np.float32, np.float64
+
+
+@pytest.mark.parametrize(
+    "dtypes, expected",
+    [
+        ((F32, F32, F32), F32),
+        ((F64, F32, F32), F64),
+        ((F32, F64, F32), F64),
+        ((F32, F32, F64), F64),
+        ((F32, F32, None), F32),
+        ((F64, F32, None), F64),
+        ((F32, F64, None), F64),
+    ],
+)
+def test_conv_result_dtype_float64_wins_when_mixed(dtypes, expected):
+    # float32 in, float32 out; any float64 among x, w, b makes the result float64, like NumPy
+    rng = np.random.default_rng(16)
+    x_dt, w_dt, b_dt = dtypes
+    x = rng.standard_normal((2, 3, 5, 4)).astype(x_dt)
+    w = rng.standard_normal((2, 3, 3, 2)).astype(w_dt)
+    b = None if b_dt is None else rng.standard_normal(2).astype(b_dt)
+    out, cache = conv2d_forward(x, w, b, padding=1)
+    assert out.dtype == expected
+    assert conv2d_naive(x, w, b, padding=1).dtype == expected
+    dx, dw, db = conv2d_backward(np.ones(out.shape, dtype=expected), cache)
+    assert dx.dtype == dw.dtype == expected
+    wt = rng.standard_normal((3, 2, 3, 2)).astype(w_dt)
+    t_out, t_cache = conv_transpose2d_forward(x, wt, b, stride=2)
+    assert t_out.dtype == expected
+    dx, dw, db = conv_transpose2d_backward(np.ones(t_out.shape, dtype=expected), t_cache)
+    assert dx.dtype == dw.dtype == expected
+    if b is not None:
+        assert db.dtype == expected
+    ref = F.conv_transpose2d(
+        torch.tensor(x, dtype=torch.float64),
+        torch.tensor(wt, dtype=torch.float64),
+        None if b is None else torch.tensor(b, dtype=torch.float64),
+        stride=2,
+    )
+    np.testing.assert_allclose(t_out, ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_float32_gradients_stay_float32_for_float64_dout():
+    # dout is cast to the forward pass's dtype, as torch's grads have the parameter's dtype
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 2, 2)).astype(np.float32)
+    b = rng.standard_normal(2).astype(np.float32)
+    out, cache = conv_transpose2d_forward(x, w, b, stride=2, padding=1)
+    dout = rng.standard_normal(out.shape)  # float64
+    dx, dw, db = conv_transpose2d_backward(dout, cache)
+    assert dx.dtype == dw.dtype == db.dtype == np.float32
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    F.conv_transpose2d(xt, wt, torch.tensor(b, dtype=torch.float64), stride=2, padding=1).backward(
+        torch.tensor(dout)
+    )
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    c_out, c_cache = conv2d_forward(x, w.transpose(1, 0, 2, 3), b)
+    dx, dw, db = conv2d_backward(rng.standard_normal(c_out.shape), c_cache)
+    assert dx.dtype == dw.dtype == db.dtype == np.float32
+
+
+def test_im2col_columns_never_write_through_to_x():
+    # a 1x1 kernel's columns are x itself, reshaped: they may share x's memory, read-only
+    x = np.random.default_rng(18).standard_normal((2, 3, 4, 5))
+    before = x.copy()
+    cols = im2col(x, 1)
+    np.testing.assert_array_equal(cols, x.reshape(2, 3, 20))
+    try:
+        cols[...] = 7.0
+    except ValueError:  # read-only
+        pass
+    np.testing.assert_array_equal(x, before)
+
+
+def test_im2col_then_col2im_counts_overlaps():
+    # col2im(im2col(ones)) counts how many receptive fields cover each pixel
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (3, 2), (2, 1), (1, 0), (1, 2)
+    h, w = 5, 6
+    x = np.ones((1, 2, h, w))
+    cols = im2col(x, (kh, kw), (sh, sw), (ph, pw), (dh, dw))
+    back = col2im(cols, x.shape, (kh, kw), (sh, sw), (ph, pw), (dh, dw))
+    count = np.zeros((h + 2 * ph, w + 2 * pw))  # on the padded image
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    for i in range(ho):
+        for j in range(wo):
+            for p in range(kh):
+                for q in range(kw):
+                    count[i * sh + p * dh, j * sw + q * dw] += 1
+    assert count.max() > 1  # the fields overlap
+    for c in range(2):
+        np.testing.assert_array_equal(back[0, c], count[ph : ph + h, pw : pw + w])
+
+
+# ----------------------------------------------------------------------------
+# big batches: the fast path works on a few images at a time
+# ----------------------------------------------------------------------------
+
+# Batches whose column matrices (C kh kw H_out W_out values per image) exceed 2 MiB in all,
+# more than one cache-sized block, with a batch size that leaves a smaller last block.
+# The first two put a 1 in each of kernel height, kernel width, H_out and W_out; the third
+# is a large float32 kernel: 1.4 MB of columns from each 9 KB image.
+BIG_BATCH_CASES = [
+    ((9, 64, 512, 1), (3, 64, 1, 1), np.float64),  # kh = kw = W_out = 1
+    ((9, 64, 1, 512), (3, 64, 1, 1), np.float64),  # H_out = 1
+    ((24, 1, 48, 48), (2, 1, 24, 24), np.float32),  # 24x24 kernel, 25x25 outputs
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, dtype", BIG_BATCH_CASES)
+def test_conv2d_big_batch_matches_torch(x_shape, w_shape, dtype):
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = (rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    out, cache = conv2d_forward(x, w, b)
+    assert out.dtype == dtype
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    t_out = F.conv2d(xt, wt, torch.tensor(b, dtype=torch.float64))
+    t_out.backward(torch.tensor(dout, dtype=torch.float64))
+    tol = TOL if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), **tol)
+    dx, dw, db = conv2d_backward(dout, cache)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+    # dw sums over every image of the batch, so it is larger: compare relative to its size
+    scale = np.abs(wt.grad.numpy()).max()
+    np.testing.assert_allclose(dw / scale, wt.grad.numpy() / scale, **tol)
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3), dtype=np.float64), rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------
+# layers: torch's defaults, repr and initialisation
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((2, 3, 3), {}),
+        ((2, 3, (3, 2)), dict(stride=(2, 1), padding=(1, 0), bias=False)),
+        ((2, 3, 3), dict(padding=(0, 1), dilation=(1, 2))),
+        ((4, 1, (1, 5)), dict(padding=0, dilation=(2, 1))),
+        ((2, 3, 3), dict(padding="same")),
+        ((2, 3, 3), dict(padding="same", dilation=2, bias=False)),
+    ],
+)
+def test_conv2d_repr_matches_torch(args, kwargs):
+    assert repr(Conv2d(*args, **kwargs, rng=0)) == repr(torch.nn.Conv2d(*args, **kwargs))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((2, 3, 3), {}),
+        ((2, 3, (3, 2)), dict(stride=2, padding=(1, 0), output_padding=(0, 1), bias=False)),
+        ((2, 3, 3), dict(stride=(2, 3), padding=(0, 1), output_padding=(1, 0))),
+        ((3, 2, 2), dict(dilation=(1, 2))),
+        ((3, 2, 2), dict(padding=1, dilation=(2, 1), bias=False)),
+    ],
+)
+def test_conv_transpose2d_repr_matches_torch(args, kwargs):
+    layer = ConvTranspose2d(*args, **kwargs, rng=0)
+    assert repr(layer) == repr(torch.nn.ConvTranspose2d(*args, **kwargs))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG in conv.py: ConvTranspose2d.extra_repr puts output_padding before dilation; "
+    "torch writes dilation first",
+)
+def test_bug_conv_transpose2d_repr_order_of_dilation_and_output_padding():
+    kwargs = dict(stride=1, output_padding=1, dilation=2)
+    assert repr(ConvTranspose2d(2, 3, 3, **kwargs, rng=0)) == repr(
+        torch.nn.ConvTranspose2d(2, 3, 3, **kwargs)
+    )
+
+
+def _copy_params(layer, ref):
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(layer.params["w"]))
+        if "b" in layer.params:
+            ref.bias.copy_(torch.tensor(layer.params["b"]))
+
+
+def test_layers_with_default_arguments_match_torch():
+    x = np.random.default_rng(20).standard_normal((2, 2, 5, 6))
+    for layer, ref in [
+        (Conv2d(2, 3, 3, rng=0), torch.nn.Conv2d(2, 3, 3)),
+        (ConvTranspose2d(2, 3, 3, rng=0), torch.nn.ConvTranspose2d(2, 3, 3)),
+    ]:
+        ref = ref.double()
+        _copy_params(layer, ref)
+        out = layer(x)
+        np.testing.assert_allclose(out, ref(torch.tensor(x)).detach().numpy(), **TOL)
+        assert repr(layer) == repr(ref)
+    assert Conv2d(2, 3, 3).padding == (0, 0) and Conv2d(2, 3, 3).stride == (1, 1)
+    t = ConvTranspose2d(2, 3, 3)
+    assert (t.stride, t.padding, t.output_padding, t.dilation) == ((1, 1), (0, 0), (0, 0), (1, 1))
+
+
+def test_conv_transpose2d_layer_passes_every_option_to_torch():
+    # stride, padding, output_padding and dilation all different, in both directions
+    opts = dict(stride=(2, 3), padding=(1, 2), output_padding=(1, 0), dilation=(2, 1))
+    layer = ConvTranspose2d(2, 3, (3, 2), **opts, rng=3)
+    ref = torch.nn.ConvTranspose2d(2, 3, (3, 2), **opts).double()
+    _copy_params(layer, ref)
+    x = np.random.default_rng(21).standard_normal((2, 2, 4, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    t_out = ref(xt)
+    out = layer(x)
+    assert out.shape == tuple(t_out.shape) == (2, 3, 10, 4)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), **TOL)
+    dout = np.random.default_rng(22).standard_normal(out.shape)
+    t_out.backward(torch.tensor(dout))
+    np.testing.assert_allclose(layer.backward(dout), xt.grad.numpy(), **TOL)
+    np.testing.assert_allclose(layer.grads["w"], ref.weight.grad.numpy(), **TOL)
+    np.testing.assert_allclose(layer.grads["b"], ref.bias.grad.numpy(), **TOL)
+
+
+def test_conv2d_same_padding_matches_torch():
+    x = np.random.default_rng(23).standard_normal((1, 2, 7, 6))
+    layer = Conv2d(2, 3, (5, 3), padding="same", dilation=(1, 2), rng=4)
+    ref = torch.nn.Conv2d(2, 3, (5, 3), padding="same", dilation=(1, 2)).double()
+    _copy_params(layer, ref)
+    np.testing.assert_allclose(layer(x), ref(torch.tensor(x)).detach().numpy(), **TOL)
+    assert layer.padding == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "cls, args, fan_in",
+    [
+        (Conv2d, (16, 8, (2, 3)), 16 * 2 * 3),
+        # torch's transposed conv takes fan_in from w.shape[1] = out_channels
+        (ConvTranspose2d, (8, 16, (2, 3)), 16 * 2 * 3),
+        (ConvTranspose2d, (6, 4, (3, 1)), 4 * 3 * 1),
+    ],
+)
+def test_layer_init_is_torch_uniform_and_seeded(cls, args, fan_in):
+    def make(rng):
+        return cls(*args, rng=rng)
+
+    layer = make(0)
+    # torch's module of the same shape draws from the same range
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, cls.__name__)(*args)
+    t_max = ref.weight.detach().abs().max().item()
+    assert 0.9 / np.sqrt(fan_in) < t_max <= 1 / np.sqrt(fan_in)
+    bound = 1 / np.sqrt(fan_in)
+    w, b = layer.params["w"], layer.params["b"]
+    # U(-bound, bound): nothing outside, the extremes near both ends
+    assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    assert w.min() < -0.9 * bound and w.max() > 0.9 * bound
+    assert b.min() < 0 < b.max()
+    assert abs(w.std() - bound / np.sqrt(3)) < 0.1 * bound
+    np.testing.assert_array_equal(make(0).params["w"], w)
+    np.testing.assert_array_equal(make(0).params["b"], b)
+    assert not np.array_equal(make(1).params["w"], w)
+    gen = np.random.default_rng(0)
+    np.testing.assert_array_equal(make(gen).params["w"], w)  # a Generator works like its seed
+
+
+def test_conv_transpose2d_layer_gradcheck():
+    layer = ConvTranspose2d(2, 3, (3, 2), stride=2, padding=(1, 0), output_padding=1, rng=5)
+    x = np.random.default_rng(24).standard_normal((2, 2, 3, 2))
+    errors = check_layer(layer, x)
+    assert set(errors) == {"x", "w", "b"}
+    assert max(errors.values()) < 1e-7
+    no_bias = ConvTranspose2d(2, 3, 2, dilation=2, bias=False, rng=6)
+    errors = check_layer(no_bias, x)
+    assert set(errors) == {"x", "w"} and "b" not in no_bias.grads
+    assert max(errors.values()) < 1e-7
+
+
+@pytest.mark.parametrize("case", CONV_CASES[6:])
+def test_naive_conv_equals_vectorised_when_kernel_fills_the_input(case):
+    # a 1x1 output, and a dilated kernel that only fits thanks to the padding
+    x, w, b, s, p, d = _case_arrays(case, seed=25)
+    out, cache = conv2d_forward(x, w, b, stride=s, padding=p, dilation=d)
+    np.testing.assert_allclose(conv2d_naive(x, w, b, s, p, d), out, **TOL)
+    dout = np.random.default_rng(26).standard_normal(out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    ndx, ndw, ndb = conv2d_naive_backward(dout, x, w, s, p, d)
+    np.testing.assert_allclose(ndx, dx, **TOL)
+    np.testing.assert_allclose(ndw, dw, **TOL)
+    np.testing.assert_allclose(ndb, db, **TOL)
