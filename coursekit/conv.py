@@ -799,6 +799,6 @@ class ConvTranspose2d(_ConvLayer):
     def extra_repr(self) -> str:
         return self._repr(
             f"padding={self.padding}" if self.padding != (0, 0) else "",
-            f"output_padding={self.output_padding}" if self.output_padding != (0, 0) else "",
             f"dilation={self.dilation}" if self.dilation != (1, 1) else "",
+            f"output_padding={self.output_padding}" if self.output_padding != (0, 0) else "",
         )

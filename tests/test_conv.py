@@ -799,12 +799,7 @@ def test_conv_transpose2d_repr_matches_torch(args, kwargs):
     assert repr(layer) == repr(torch.nn.ConvTranspose2d(*args, **kwargs))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in conv.py: ConvTranspose2d.extra_repr puts output_padding before dilation; "
-    "torch writes dilation first",
-)
-def test_bug_conv_transpose2d_repr_order_of_dilation_and_output_padding():
+def test_conv_transpose2d_repr_writes_dilation_before_output_padding_as_torch():
     kwargs = dict(stride=1, output_padding=1, dilation=2)
     assert repr(ConvTranspose2d(2, 3, 3, **kwargs, rng=0)) == repr(
         torch.nn.ConvTranspose2d(2, 3, 3, **kwargs)
