@@ -329,6 +329,9 @@ def conv2d_naive_backward(
     ho, wo = _output_hw((h, wd), (kh, kw), stride, padding, dilation)
     dout = as_float_array(dout, "dout")
     check_shape(dout, (n_batch, c_out, ho, wo), "dout")
+    # gradients in the forward pass's dtype (float64 if x or w is), as conv2d_backward
+    dtype = _result_dtype(x, w)
+    x, w, dout = (a.astype(dtype, copy=False) for a in (x, w, dout))
     (sh, sw), (dh, dw) = stride, dilation
     xp = _pad(x, padding)
     dxp = np.zeros_like(xp)

@@ -914,3 +914,20 @@ def test_naive_conv_equals_vectorised_when_kernel_fills_the_input(case):
     np.testing.assert_allclose(ndx, dx, **TOL)
     np.testing.assert_allclose(ndw, dw, **TOL)
     np.testing.assert_allclose(ndb, db, **TOL)
+
+
+@pytest.mark.parametrize(
+    "x_dtype, w_dtype, dout_dtype",
+    [(np.float32, np.float64, np.float32), (np.float32, np.float32, np.float64),
+     (np.float64, np.float32, np.float32), (np.float32, np.float32, np.float32)],
+)  # fmt: skip
+def test_naive_backward_dtypes_follow_the_fast_path(x_dtype, w_dtype, dout_dtype):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 2, 5, 5)).astype(x_dtype)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(w_dtype)
+    dout = rng.standard_normal((2, 3, 3, 3)).astype(dout_dtype)
+    naive = conv2d_naive_backward(dout, x, w)
+    fast = conv2d_backward(dout, conv2d_forward(x, w, np.zeros(3, dtype=w_dtype))[1])
+    for a, b in zip(naive, fast, strict=True):
+        assert a.dtype == b.dtype == np.result_type(x_dtype, w_dtype)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
