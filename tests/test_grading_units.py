@@ -9,16 +9,35 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import nbformat
 import pytest
 from helpers import require_sandbox
 
-from coursekit.grading.autograde import solution_cells
+from coursekit.grading import autograde
+from coursekit.grading.autograde import (
+    GradingError,
+    Row,
+    _csv,
+    _discover,
+    _Entry,
+    _feedback_name,
+    _find_in_folder,
+    _fingerprint,
+    _gradebook,
+    _match_file,
+    _num,
+    _parse_shard,
+    _read_submission,
+    default_secret_path,
+    solution_cells,
+)
 
 SOURCE = Path(__file__).parent / "fixtures" / "grading" / "source" / "01_sample.ipynb"
 IDS = ["ex1-mse", "ex2-relu", "ex3-params"]  # the fixture's code solution cells, in order
@@ -165,3 +184,270 @@ def test_the_harness_imports_the_graders_own_coursekit(tmp_path, sandbox):
     assert done.returncode == 0, done.stderr
     expected = str(tmp_path / "copy" / "coursekit" / "__init__.py")
     assert json.loads(done.stdout.splitlines()[-1]) == [expected]
+
+
+# --------------------------------------------------------------------------- #
+# Finding submissions: one-file names, student folders, the submissions folder
+# --------------------------------------------------------------------------- #
+TWO = {"01_sample": "01_sample.ipynb", "02_conv": "02_conv.ipynb"}
+
+
+@pytest.mark.parametrize(
+    ("stem", "expected"),
+    [
+        ("alice_01_sample", ("alice", "01_sample.ipynb")),
+        ("a_01_sample", ("a", "01_sample.ipynb")),  # the shortest student name
+        ("bob-smith.02_conv", ("bob-smith", "02_conv.ipynb")),
+        ("alice__01_sample", ("alice", "01_sample.ipynb")),  # every separator stripped ...
+        ("_alice_01_sample", ("_alice", "01_sample.ipynb")),  # ... at the right end only
+        ("alice 01_sample", None),  # a space is no separator
+        ("xx01_sample", None),  # nor is nothing
+        ("01_sample", None),  # the notebook's own name: no student
+        ("_01_sample", None),
+        ("__01_sample", None),  # separators only: no student
+        ("carol", None),
+    ],
+)
+def test_match_file_between_two_notebooks(stem, expected):
+    assert _match_file(stem, TWO) == expected
+
+
+def test_match_file_takes_the_longest_notebook_name_that_fits():
+    for stems in ({"c": "c.ipynb", "b_c": "b_c.ipynb"}, {"b_c": "b_c.ipynb", "c": "c.ipynb"}):
+        assert _match_file("a_b_c", stems) == ("a", "b_c.ipynb")
+        # "_b_c" is one character too short for b_c: it is student "_b" of notebook c.
+        assert _match_file("_b_c", stems) == ("_b", "c.ipynb")
+    # A stem that ends in no notebook's name never takes one because of its separators.
+    assert _match_file("x_cd", {"ab": "ab.ipynb", "cd": "cd.ipynb"}) == ("x", "cd.ipynb")
+    assert _match_file("x_ef", {"ab": "ab.ipynb", "cd": "cd.ipynb"}) is None
+
+
+def test_match_file_with_a_single_notebook_takes_any_name():
+    one = {"01_sample": "01_sample.ipynb"}
+    assert _match_file("carol", one) == ("carol", "01_sample.ipynb")
+    assert _match_file("01_sample", one) == ("01_sample", "01_sample.ipynb")
+    assert _match_file("__01_sample", one) == ("__01_sample", "01_sample.ipynb")
+    assert _match_file("dave_01_sample", one) == ("dave", "01_sample.ipynb")
+    assert _match_file("erin", {}) is None
+
+
+def _touch(path: Path, text: str = "{}") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_find_in_folder_prefers_the_direct_path_then_the_first_by_path(tmp_path):
+    # "A" sorts before "ps1" and "n": the direct path still wins over any nested copy.
+    direct = _touch(tmp_path / "ps1" / "nb.ipynb")
+    _touch(tmp_path / "A" / "nb.ipynb")
+    assert _find_in_folder(tmp_path, "ps1/nb.ipynb") == (direct, False)
+    top = _touch(tmp_path / "nb.ipynb")
+    assert _find_in_folder(tmp_path, "nb.ipynb") == (top, False)
+    top.unlink()
+    # No direct path: the first by its text ("a-b/" before "a/": "-" < "/").
+    _touch(tmp_path / "a" / "nb.ipynb")
+    _touch(tmp_path / "a-b" / "nb.ipynb")
+    assert _find_in_folder(tmp_path, "nb.ipynb") == (tmp_path / "A" / "nb.ipynb", False)
+    (tmp_path / "A" / "nb.ipynb").unlink()
+    assert _find_in_folder(tmp_path, "nb.ipynb") == (tmp_path / "a-b" / "nb.ipynb", False)
+
+
+def test_find_in_folder_skips_checkpoints_and_links(tmp_path):
+    student = tmp_path / "student"
+    _touch(student / ".ipynb_checkpoints" / "nb.ipynb")
+    (student / "empty").mkdir()
+    assert _find_in_folder(student, "nb.ipynb") == (None, False)
+    # A linked notebook is reported, never returned; a linked folder is never entered.
+    outside = _touch(tmp_path / "outside" / "nb.ipynb")
+    (student / "deep").mkdir()
+    (student / "deep" / "nb.ipynb").symlink_to(outside)
+    assert _find_in_folder(student, "nb.ipynb") == (None, True)
+    (student / "deep" / "nb.ipynb").unlink()
+    (student / "linked").symlink_to(outside.parent, target_is_directory=True)
+    assert _find_in_folder(student, "nb.ipynb") == (None, False)
+    # A real notebook below wins over the link, and the link is then no news.
+    (student / "deep" / "nb.ipynb").symlink_to(outside)
+    real = _touch(student / "sub" / "nb.ipynb")
+    assert _find_in_folder(student, "nb.ipynb") == (real, False)
+
+
+def test_find_in_folder_in_an_empty_folder(tmp_path):
+    assert _find_in_folder(tmp_path, "nb.ipynb") == (None, False)
+
+
+def test_discover_gives_every_entry_its_row(tmp_path):
+    subs = tmp_path / "subs"
+    nbs = ["01_sample.ipynb", "02_conv.ipynb"]
+    _touch(subs / ".hidden" / "01_sample.ipynb")
+    _touch(subs / "alice" / "01_sample.ipynb")
+    _touch(subs / "alice" / "ps1" / "02_conv.ipynb")
+    (subs / "bob").mkdir()
+    (subs / "bob" / "01_sample.ipynb").symlink_to(subs / "alice" / "01_sample.ipynb")
+    _touch(subs / "dave_02_conv.ipynb")
+    _touch(subs / "eve.ipynb")
+    _touch(subs / "notes.txt")
+    os.mkfifo(subs / "f_01_sample.ipynb")
+    (subs / "linked").symlink_to(subs / "alice", target_is_directory=True)
+    (subs / "linked_01_sample.ipynb").symlink_to(subs / "alice" / "01_sample.ipynb")
+    hidden = "a hidden entry (name starts with '.')"
+    link = "a symbolic link: links are never followed"
+    missing = "no notebook of this name was found"
+    assert _discover(subs, nbs) == [
+        _Entry(".hidden", "", None, "ignored", hidden),
+        _Entry("alice", "01_sample.ipynb", subs / "alice" / "01_sample.ipynb"),
+        _Entry("alice", "02_conv.ipynb", subs / "alice" / "ps1" / "02_conv.ipynb"),
+        _Entry("bob", "01_sample.ipynb", None, "symlink", "the notebook is a symbolic link"),
+        _Entry("bob", "02_conv.ipynb", None, "missing", missing),
+        _Entry("dave", "02_conv.ipynb", subs / "dave_02_conv.ipynb"),
+        _Entry("eve", "", None, "unmatched", "matches no course notebook"),
+        _Entry("f_01_sample.ipynb", "", None, "unmatched", "not a notebook or a folder"),
+        _Entry("linked", "", None, "symlink", link),
+        _Entry("linked_01_sample.ipynb", "", None, "symlink", link),
+        _Entry("notes.txt", "", None, "unmatched", "not a notebook or a folder"),
+    ]
+    # With one course notebook, any notebook file is a student's.
+    assert _discover(subs, ["02_conv.ipynb"])[3:5] == [
+        _Entry("dave", "02_conv.ipynb", subs / "dave_02_conv.ipynb"),
+        _Entry("eve", "02_conv.ipynb", subs / "eve.ipynb"),
+    ]
+
+
+def test_read_submission_reads_only_a_real_notebook_file(tmp_path):
+    text = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("é = 1")]))
+    good = tmp_path / "good.ipynb"
+    good.write_bytes(text.encode("utf-8"))
+    assert [c.source for c in _read_submission(good).cells] == ["é = 1"]
+    (tmp_path / "link.ipynb").symlink_to(good)
+    assert _read_submission(tmp_path / "link.ipynb") is None  # never followed
+    assert _read_submission(tmp_path / "none.ipynb") is None
+    assert _read_submission(_touch(tmp_path / "empty.ipynb", "")) is None
+    (tmp_path / "latin1.ipynb").write_bytes(text.encode("latin-1"))
+    assert _read_submission(tmp_path / "latin1.ipynb") is None  # not UTF-8
+
+
+def test_read_submission_size_limit(tmp_path, monkeypatch):
+    text = nbformat.writes(nbformat.v4.new_notebook())
+    path = _touch(tmp_path / "nb.ipynb", text)
+    size = len(text.encode())
+    monkeypatch.setattr(autograde, "MAX_SUBMISSION_BYTES", size)
+    assert _read_submission(path) is not None  # exactly the limit is allowed
+    monkeypatch.setattr(autograde, "MAX_SUBMISSION_BYTES", size - 1)
+    assert _read_submission(path) is None
+
+
+def test_read_submission_stops_reading_past_the_limit(tmp_path, monkeypatch):
+    # An endless stream (a pipe here) is cut at the limit: the grader never waits for its end.
+    monkeypatch.setattr(autograde, "MAX_SUBMISSION_BYTES", 1000)
+    fifo = tmp_path / "endless.ipynb"
+    os.mkfifo(fifo)
+    read_done, waited = threading.Event(), []
+
+    def writer():
+        with open(fifo, "wb") as fh:
+            fh.write(b" " * 1002)
+            fh.flush()
+            waited.append(not read_done.wait(3))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert _read_submission(fifo) is None
+    finally:
+        read_done.set()
+        thread.join()
+    assert waited == [False]
+
+
+@pytest.mark.parametrize("parsed", [[1, 2], {"cells": [1]}, {"cells": "x"}, {"cells": None}])
+def test_read_submission_refuses_what_is_no_notebook_whatever_the_parser_returns(
+    tmp_path, monkeypatch, parsed
+):
+    # nbformat itself refuses these; the grader does not rely on its validation.
+    monkeypatch.setattr(autograde.nbformat, "reads", lambda text, as_version: parsed)
+    assert _read_submission(_touch(tmp_path / "nb.ipynb")) is None
+
+
+# --------------------------------------------------------------------------- #
+# Reports: numbers, CSV text, file names, the gradebook; shards and the secret's path
+# --------------------------------------------------------------------------- #
+def test_num_writes_whole_numbers_without_a_decimal_point():
+    assert (_num(5.0), type(_num(5.0))) == (5, int)
+    assert (_num(0.0), type(_num(0.0))) == (0, int)
+    assert (_num(2.5), type(_num(2.5))) == (2.5, float)
+    assert (_num(3), type(_num(3))) == (3, int)
+
+
+def test_csv_text_is_quoted_with_unix_line_ends():
+    rows = [["student", "points"], ["a,b", 1], ['say "hi"', 2.5], ["", None]]
+    assert _csv(rows) == 'student,points\n"a,b",1\n"say ""hi""",2.5\n,\n'
+    assert _csv([]) == ""
+
+
+@pytest.mark.parametrize(
+    ("student", "name"),
+    [
+        ("alice", "alice.md"),
+        ("a\x00b", "ab.md"),  # a NUL byte cannot be in a file name
+        (".", "_..md"),
+        ("..", "_...md"),
+        ("...", "....md"),
+        ("\x00.", "_..md"),  # the name left after the NUL is "."
+    ],
+)
+def test_feedback_file_names(student, name):
+    assert _feedback_name(student) == name
+
+
+def test_fingerprint_is_stable_and_reveals_nothing_simple():
+    # merge() compares fingerprints written by other runs: the value must never change.
+    assert _fingerprint(b"0" * 32) == "da06bf94634b7f5c"
+    assert _fingerprint(b"x") == "0277b1c51e508202"
+
+
+def test_gradebook_one_row_per_student_with_points_per_notebook():
+    nbs = ["01_a.ipynb", "part2/02_b.ipynb"]
+    rows = [
+        Row("alice", "01_a.ipynb", "ex1", 2.0, 2.0, "passed"),
+        Row("alice", "01_a.ipynb", "ex2", 0.5, 1.0, "passed"),
+        Row("alice", "part2/02_b.ipynb", "ex3", 1.0, 1.0, "passed"),
+        Row("stray", "", "", 0.0, 0.0, "unmatched"),  # no notebook: no gradebook row
+        Row("bob", "part2/02_b.ipynb", "ex3", 0.0, 1.0, "missing"),
+        Row("bob", "01_a.ipynb", "ex1", 2.0, 2.0, "passed"),
+        Row("alice", "", "", 0.0, 0.0, "unmatched"),
+    ]
+    assert _gradebook(rows, nbs) == "Student,01_a,02_b,Total\nalice,2.5,1,3.5\nbob,2,0,2\n"
+    assert _gradebook([rows[3]], nbs) == "Student,01_a,02_b,Total\n"
+
+
+@pytest.mark.parametrize(
+    ("shard", "expected"),
+    [(None, (1, 1)), ("1/1", (1, 1)), ("2/8", (2, 8)), ("8/8", (8, 8)), (" 3 / 4 ", (3, 4))],
+)
+def test_parse_shard(shard, expected):
+    assert _parse_shard(shard) == expected
+
+
+@pytest.mark.parametrize("shard", ["2", "2 8", "a/b", "1/2/3", "", "1.5/2"])
+def test_parse_shard_refuses_what_is_not_k_over_n(shard):
+    expected = f"shard must look like K/N (e.g. 2/8), got {shard!r}"
+    with pytest.raises(GradingError, match=f"^{re.escape(expected)}$"):
+        _parse_shard(shard)
+
+
+@pytest.mark.parametrize("shard", ["0/2", "3/2", "-1/2", "0/0"])
+def test_parse_shard_refuses_k_out_of_range(shard):
+    expected = f"shard K/N needs 1 <= K <= N, got {shard!r}"
+    with pytest.raises(GradingError, match=f"^{re.escape(expected)}$"):
+        _parse_shard(shard)
+
+
+def test_default_secret_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert default_secret_path() == tmp_path / "cfg" / "coursekit" / "grading-secret"
+    monkeypatch.setenv("XDG_CONFIG_HOME", "")  # empty: unset, as the XDG spec says
+    expected = tmp_path / "home" / ".config" / "coursekit" / "grading-secret"
+    assert default_secret_path() == expected
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    assert default_secret_path() == expected
