@@ -24,9 +24,12 @@ from coursekit.grading import autograde
 from coursekit.grading.autograde import (
     GradingError,
     Row,
+    _as_record,
     _csv,
     _discover,
     _Entry,
+    _feedback,
+    _feedback_exercise,
     _feedback_name,
     _find_in_folder,
     _fingerprint,
@@ -34,10 +37,15 @@ from coursekit.grading.autograde import (
     _match_file,
     _num,
     _parse_shard,
+    _printed,
     _read_submission,
+    _records,
+    _unattempted,
     default_secret_path,
     solution_cells,
 )
+from coursekit.grading.plaindata import encode
+from coursekit.grading.sandbox import Run
 
 SOURCE = Path(__file__).parent / "fixtures" / "grading" / "source" / "01_sample.ipynb"
 IDS = ["ex1-mse", "ex2-relu", "ex3-params"]  # the fixture's code solution cells, in order
@@ -451,3 +459,215 @@ def test_default_secret_path(monkeypatch, tmp_path):
     assert default_secret_path() == expected
     monkeypatch.delenv("XDG_CONFIG_HOME")
     assert default_secret_path() == expected
+
+
+# --------------------------------------------------------------------------- #
+# What came back from a run: records by phase, decoded answers, printed output
+# --------------------------------------------------------------------------- #
+def test_records_sorts_calls_by_phase_first_record_wins():
+    recs = [
+        {"kind": "cell", "id": "c", "status": "ok"},
+        {"kind": "call", "id": "p:ex1:0", "exercise": "ex1", "result": 1},
+        {"kind": "call", "id": "p:ex1:0", "result": 2},  # a second record of the id
+        {"kind": "call", "id": "h:ex1:0", "result": 3},  # a hidden id in the visible phase
+        {"kind": "call", "id": 5},
+        {"kind": "timeout", "exercise": "ex1"},
+        {"kind": "timeout", "exercise": 7},
+        {"kind": "other", "id": "p:ex1:1"},
+        {"kind": "call", "id": "p:ex1:2"},  # hidden phase from here: a visible id, ignored
+        {"kind": "call", "id": "h:ex1:0", "result": 4},
+        {"kind": "timeout", "exercise": "ex2"},
+        {"kind": "call", "id": "h:ex1:0", "result": 5},
+    ]
+    visible, hidden, timed_out = _records(Run(records=recs, hidden_from=8))
+    assert visible == {"p:ex1:0": recs[1]}
+    assert hidden == {"h:ex1:0": recs[9]}
+    assert timed_out == {"ex1", "ex2"}
+
+
+def test_records_without_or_from_the_start_of_a_hidden_phase():
+    p, h = {"kind": "call", "id": "p:e:0"}, {"kind": "call", "id": "h:e:0"}
+    assert _records(Run(records=[p, h], hidden_from=-1)) == ({"p:e:0": p}, {}, set())
+    assert _records(Run(records=[p, h], hidden_from=0)) == ({}, {"h:e:0": h}, set())
+    assert _records(Run(records=[p, h], hidden_from=1)) == ({"p:e:0": p}, {"h:e:0": h}, set())
+
+
+def test_printed_keeps_the_visible_phase_of_cells_and_calls():
+    recs = [
+        {"kind": "cell", "output": "a"},
+        {"kind": "cell"},
+        {"kind": "timeout", "output": "t"},
+        {"kind": "call", "output": "b"},
+        {"kind": "call", "output": "hidden"},
+    ]
+    assert _printed(Run(records=recs, hidden_from=4)) == "ab"
+    assert _printed(Run(records=recs, hidden_from=-1)) == "abhidden"
+    assert _printed(Run(records=recs, hidden_from=0)) == ""
+
+
+DECODE_ERROR = {"status": "error", "error": "DecodeError: the answer is not plain data"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "record"),
+    [
+        (None, None),
+        ({"status": "error", "error": "E" * 600}, {"status": "error", "error": "E" * 500}),
+        ({"status": "timeout"}, {"status": "error", "error": ""}),
+        ({"status": "OK", "result": encode(3)}, {"status": "error", "error": ""}),
+        ({"status": "ok", "result": encode(3)}, {"status": "ok", "value": 3}),
+        (
+            {"status": "ok", "result": encode([1]), "after": encode((2,))},
+            {"status": "ok", "value": [1], "after_value": (2,)},
+        ),
+        ({"status": "ok", "result": {"t": "pickle", "v": "x"}}, DECODE_ERROR),
+        ({"status": "ok", "result": encode(1), "after": {"t": "pickle"}}, DECODE_ERROR),
+    ],
+)
+def test_as_record(raw, record):
+    assert _as_record(raw) == record
+
+
+@pytest.mark.parametrize(
+    ("error", "unattempted"),
+    [
+        ("NotImplementedError: write mse", True),
+        ("NameError: name 'mse' is not defined by your solution cells", True),
+        ("NameError: name 'np' is not defined", False),  # the student's own slip
+        ("TypeError: 'mse' is not defined by your solution cells", False),
+        ("ValueError: NotImplementedError", False),
+        (None, False),
+    ],
+)
+def test_unattempted(error, unattempted):
+    record = {"status": "error"} if error is None else {"status": "error", "error": error}
+    assert _unattempted(record) is unattempted
+    assert _unattempted(None) is False
+
+
+# --------------------------------------------------------------------------- #
+# Feedback text
+# --------------------------------------------------------------------------- #
+A, B = "01_a.ipynb", "02_b.ipynb"
+
+
+def test_feedback_text():
+    rows = [
+        Row("alice", "", "", 0.0, 0.0, "unmatched"),
+        Row("alice", A, "ex1", 2.0, 2.0, "passed"),
+        Row("alice", A, "q1", 0.0, 1.0, "manual"),
+        Row("alice", A, "ex2", 0.0, 1.5, "failed"),
+        Row("alice", B, "ex3", 0.0, 1.0, "not attempted"),
+        Row("alice", B, "ex4", 0.0, 1.0, "timeout"),
+    ]
+    hidden = [("", "wrong shape")]
+    hidden += [(f"case {i}", "wrong value") for i in range(1, 7)] + [("ok", "")]
+    details = {  # the unmatched row has none
+        ("alice", A, "ex1"): {
+            "public": ["", ""],
+            "hidden": [("3 values", ""), ("", "")],
+            "printed": "hi  \n\n",
+            "cell_errors": [],
+        },
+        ("alice", A, "q1"): {},
+        ("alice", A, "ex2"): {
+            "public": ["", "wrong value\nexpected 2\n", "second"],
+            "hidden": hidden,
+            "printed": "printed once per notebook",
+            "cell_errors": ["e1", "e2", "e3", "e4"],
+        },
+        ("alice", B, "ex3"): {
+            "public": [],
+            "hidden": [],
+            "printed": "X marks\nX",
+            "cell_errors": [],
+        },
+        ("alice", B, "ex4"): {"public": [], "hidden": [], "printed": "", "cell_errors": []},
+    }
+    notes = {
+        ("alice", ""): ["matches no course notebook"],
+        ("alice", A): ["a note", "another"],
+        ("bob", B): ["not alice's"],
+    }
+    printed = ["", "Printed by your code (solution cells and visible cases):", "", "```text"]
+    expected = [
+        "# Feedback for alice",
+        "",
+        "## (no matching notebook): 0 / 0 points",
+        "",
+        "- matches no course notebook",
+        "",
+        "### : unmatched (0 / 0 points)",
+        "## 01_a.ipynb: 2 / 4.5 points",
+        "",
+        "- a note",
+        "- another",
+        "",
+        "### ex1: passed (2 / 2 points)",
+        "",
+        "Visible cases (the checks in the notebook): 2 of 2 passed.",
+        "Hidden tests: 2 of 2 passed.",
+        *printed,
+        "hi  ",
+        "```",
+        "",
+        "### q1: manual (0 / 1 points)",
+        "",
+        "Graded by hand.",
+        "",
+        "### ex2: failed (0 / 1.5 points)",
+        "",
+        "- e1",
+        "- e2",
+        "- e3",
+        "Visible cases (the checks in the notebook): 1 of 3 passed.",
+        "",
+        "```text",
+        "wrong value",
+        "expected 2",
+        "```",
+        "Hidden tests: 1 of 8 passed.",
+        "- a hidden case: wrong shape",
+        "- case 1: wrong value",
+        "- case 2: wrong value",
+        "- case 3: wrong value",
+        "- case 4: wrong value",
+        "## 02_b.ipynb: 0 / 2 points",
+        "",
+        "### ex3: not attempted (0 / 1 points)",
+        "",
+        "Not attempted: the function still raises NotImplementedError, or is missing.",
+        *printed,
+        "X marks",
+        "X",
+        "```",
+        "",
+        "### ex4: timeout (0 / 1 points)",
+    ]
+    assert _feedback("alice", rows, details, notes) == "\n".join(expected) + "\n"
+
+
+def test_feedback_output_is_cut_past_the_limit(monkeypatch):
+    monkeypatch.setattr(autograde, "FEEDBACK_OUTPUT_CHARS", 10)
+    row = Row("bob", A, "ex1", 1.0, 1.0, "passed")
+
+    def shown(text):
+        detail = {"public": [], "hidden": [], "printed": text, "cell_errors": []}
+        out = _feedback("bob", [row], {("bob", A, "ex1"): detail}, {})
+        return out.split("```text\n")[1].split("\n```")[0]
+
+    assert shown("0123456789") == "0123456789"
+    assert shown("0123456789A") == "0123456789\n[... more output not shown]"
+
+
+def test_feedback_exercise_with_a_partial_detail():
+    row = Row("bob", A, "ex1", 0.0, 1.0, "failed")
+    head = ["", "### ex1: failed (0 / 1 points)", ""]
+    block = ["Visible cases (the checks in the notebook): 0 of 1 passed.", "", "```text"]
+    assert _feedback_exercise(row, {"public": ["got X\n"]}) == [*head, *block, "got X", "```"]
+    assert _feedback_exercise(row, {"public": ["got 1 \n"]}) == [*head, *block, "got 1 ", "```"]
+    assert _feedback_exercise(row, {"hidden": [("", "")]}) == [
+        *head,
+        "Hidden tests: 1 of 1 passed.",
+    ]
+    assert _feedback_exercise(row, {}) == head[:-1]
