@@ -34,6 +34,7 @@ from coursekit.grading.autograde import (
     _find_in_folder,
     _fingerprint,
     _gradebook,
+    _load_secret,
     _match_file,
     _num,
     _parse_shard,
@@ -41,7 +42,10 @@ from coursekit.grading.autograde import (
     _read_submission,
     _records,
     _unattempted,
+    _write_new,
+    _write_reports,
     default_secret_path,
+    merge,
     solution_cells,
 )
 from coursekit.grading.plaindata import encode
@@ -671,3 +675,136 @@ def test_feedback_exercise_with_a_partial_detail():
         "Hidden tests: 1 of 1 passed.",
     ]
     assert _feedback_exercise(row, {}) == head[:-1]
+
+
+# --------------------------------------------------------------------------- #
+# The secret, new report files, and merging shards
+# --------------------------------------------------------------------------- #
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """HOME and XDG_CONFIG_HOME in tmp_path: the default secret is never the user's."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    return tmp_path
+
+
+def test_load_secret_makes_a_private_one_on_first_use(home, capsys):
+    path = home / "a" / "b" / "secret"  # its folders are made too
+    value = _load_secret(path, [], quiet=False)
+    assert re.fullmatch(r"[0-9a-f]{64}\n", path.read_text()) and value == path.read_bytes()[:-1]
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert capsys.readouterr().out == (
+        f"made a new grading secret in {path} (keep it: the same secret regrades alike)\n"
+    )
+    assert _load_secret(path, [], quiet=False) == value  # kept, not made again
+    other = home / "a" / "other"  # in an existing folder
+    assert _load_secret(other, [], quiet=True) != value
+    assert capsys.readouterr().out == ""
+
+
+def test_load_secret_default_path(home):
+    value = _load_secret(None, [], quiet=True)
+    assert (home / "cfg" / "coursekit" / "grading-secret").read_bytes().strip() == value
+
+
+def test_load_secret_reads_a_given_one_stripped(home):
+    path = home / "secret"
+    path.write_text("  0123456789abcdef \n")  # exactly 16 bytes, once stripped
+    assert _load_secret(path, [home / "elsewhere"], quiet=True) == b"0123456789abcdef"
+    path.write_text("0123456789abcde\n")
+    expected = f"secret_file {str(path)!r} must hold at least 16 bytes, got 15"
+    with pytest.raises(GradingError, match=f"^{re.escape(expected)}$"):
+        _load_secret(path, [], quiet=True)
+
+
+def test_load_secret_must_lie_outside_the_given_folders(home):
+    inside = home / "subs"
+    for path in (inside, inside / "x" / "secret"):
+        expected = (
+            "secret_file must lie outside the source, submissions and output folders, "
+            f"got {str(path)!r} (inside {str(inside)!r})"
+        )
+        with pytest.raises(GradingError, match=f"^{re.escape(expected)}$"):
+            _load_secret(path, [home / "src", inside], quiet=True)
+    assert not inside.exists()
+
+
+def test_write_new_never_replaces_or_follows(tmp_path):
+    old = os.umask(0o022)
+    try:
+        _write_new(tmp_path, "a.csv", "x,é\r\ny\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.csv").read_bytes() == "x,é\r\ny\n".encode()
+    assert os.stat(tmp_path / "a.csv").st_mode & 0o777 == 0o644
+    with pytest.raises(FileExistsError):
+        _write_new(tmp_path, "a.csv", "other")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "target.csv")
+    with pytest.raises(FileExistsError):
+        _write_new(tmp_path, "link.csv", "other")
+    assert (tmp_path / "a.csv").read_bytes() == "x,é\r\ny\n".encode()
+    assert not (tmp_path / "target.csv").exists()
+
+
+def _shard(folder: Path, rows: list[Row], students: list[str], **info) -> Path:
+    info = {
+        "notebooks": [A, B],
+        "source_sha256": {A: "1", B: "2"},
+        "secret_fingerprint": "f",
+        "shard": "1/2",
+        "students": students,
+        **info,
+    }
+    _write_reports(folder, rows, info, {s: f"# Feedback for {s}\n" for s in students})
+    return folder
+
+
+def test_merge_joins_shards(tmp_path, capsys):
+    bob = [
+        Row("bob", B, "ex3", 1.0, 1.0, "passed"),
+        Row("bob", A, "ex1", 0.5, 2.0, "failed"),
+        Row("bob", A, "ex2", 1.0, 1.0, "passed"),
+        Row("bob", "", "", 0.0, 0.0, "unmatched"),
+    ]
+    carol = [Row("carol", A, "ex1", 2.0, 2.0, "passed")]
+    alice = [Row("alice", B, "ex3", 0.0, 1.0, "missing")]
+    one = _shard(tmp_path / "one", bob + carol, ["bob", "carol"], seconds=1.0)
+    two = _shard(tmp_path / "two", alice, ["alice"], seconds=2.0)
+    (one / "feedback" / "carol.md").unlink()
+    (one / "feedback" / "carol.md").symlink_to(one / "feedback" / "bob.md")  # never followed
+    rows = merge(tmp_path / "out", [one, two])
+    assert rows == [alice[0], bob[3], bob[1], bob[2], bob[0], carol[0]]
+    assert capsys.readouterr().out == f"merged 2 shard(s) into {tmp_path / 'out'} (6 rows)\n"
+    out = tmp_path / "out"
+    info = json.loads((out / "grading.json").read_text())
+    assert info["shard"] == "merged from 2" and info["students"] == ["alice", "bob", "carol"]
+    assert info["seconds"] == 1.0 and info["notebooks"] == [A, B]
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["alice.md", "bob.md"]
+    assert (out / "feedback" / "alice.md").read_text() == "# Feedback for alice\n"
+    assert (out / "gradebook.csv").read_text() == (
+        "Student,01_a,02_b,Total\nalice,0,0,0\nbob,1.5,1,2.5\ncarol,2,0,2\n"
+    )
+    assert merge(tmp_path / "one-only", [str(two)], quiet=True) == alice
+    assert capsys.readouterr().out == ""
+
+
+def test_merge_refuses_what_is_not_one_run(tmp_path):
+    row = Row("bob", A, "ex1", 0.0, 1.0, "failed")
+    one = _shard(tmp_path / "one", [row], ["bob"])
+
+    def refused(message, dirs):
+        with pytest.raises(GradingError, match=f"^{re.escape(message)}$"):
+            merge(tmp_path / "out", dirs, quiet=True)
+
+    refused("shard_dirs must name at least one shard's output folder, got none", [])
+    refused(f"{str(tmp_path)!r} is not an output folder of coursekit grade", [one, tmp_path])
+    for key, value in [
+        ("source_sha256", {A: "1", B: "3"}),
+        ("secret_fingerprint", "g"),
+        ("notebooks", [A]),
+    ]:
+        other = _shard(tmp_path / key, [], [], **{key: value})
+        refused(f"the shards differ in {key}: they are not one grading run", [one, other])
+    again = _shard(tmp_path / "again", [row], ["bob"])
+    refused(f"student 'bob' is in two shards ({one} and {again})", [one, again])
+    assert not (tmp_path / "out").exists()
