@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -808,3 +809,72 @@ def test_merge_refuses_what_is_not_one_run(tmp_path):
     again = _shard(tmp_path / "again", [row], ["bob"])
     refused(f"student 'bob' is in two shards ({one} and {again})", [one, again])
     assert not (tmp_path / "out").exists()
+
+
+def test_write_reports_texts_and_the_previous_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # the stamp is UTC, not local time
+    time.tzset()
+    rows = [Row("zoë", A, "ex1", 1.0, 2.0, "failed"), Row("zoë", B, "ex3", 0.5, 1.0, "passed")]
+    info = {"notebooks": [A, B], "students": ["zoë"]}
+    written = []
+    real_write_new = autograde._write_new
+    monkeypatch.setattr(
+        autograde,
+        "_write_new",
+        lambda folder, name, text: written.append(folder) or real_write_new(folder, name, text),
+    )
+    try:
+        _write_reports(Path("deep") / "out", rows, info, {"zoë": "# zoë\n"})
+        out = tmp_path / "deep" / "out"
+        assert (out / "scores.csv").read_text(encoding="utf-8") == (
+            "student,notebook,exercise,points,max_points,status\n"
+            "zoë,01_a.ipynb,ex1,1,2,failed\nzoë,02_b.ipynb,ex3,0.5,1,passed\n"
+        )
+        assert (out / "scores.json").read_text(encoding="utf-8") == (
+            '[\n {\n  "student": "zoë",\n  "notebook": "01_a.ipynb",\n  "exercise": "ex1",\n'
+            '  "points": 1,\n  "max_points": 2,\n  "status": "failed"\n },\n'
+            ' {\n  "student": "zoë",\n  "notebook": "02_b.ipynb",\n  "exercise": "ex3",\n'
+            '  "points": 0.5,\n  "max_points": 1,\n  "status": "passed"\n }\n]\n'
+        )
+        assert (out / "gradebook.csv").read_text(encoding="utf-8") == (
+            "Student,01_a,02_b,Total\nzoë,1,0.5,1.5\n"
+        )
+        assert (out / "grading.json").read_text(encoding="utf-8") == (
+            '{\n "notebooks": [\n  "01_a.ipynb",\n  "02_b.ipynb"\n ],\n "students": [\n  "zoë"\n ]\n}\n'
+        )
+        assert (out / "feedback" / "zoë.md").read_text(encoding="utf-8") == "# zoë\n"
+        assert os.stat(out).st_mode & 0o777 == 0o755
+        # Written into a hidden folder next to the output, then renamed into place.
+        fresh = {folder if folder.name != "feedback" else folder.parent for folder in written}
+        assert len(fresh) == 1 and fresh.pop().parent == out.parent
+        assert [f.name.startswith(".out.") for f in written] == [True] * 4 + [False]
+
+        _write_reports(out, rows[:1], info, {})
+        before = time.time()
+        assert (out / "scores.csv").read_text(encoding="utf-8").count("\n") == 2
+        previous = [p.name for p in out.parent.iterdir() if p.name != "out"]
+        assert len(previous) == 1 and re.fullmatch(r"out\.previous-\d{8}-\d{6}-\d{6}", previous[0])
+        stamp = previous[0].removeprefix("out.previous-")[:15]
+        assert abs(time.mktime(time.strptime(stamp, "%Y%m%d-%H%M%S")) - time.timezone
+                   - before) < 120  # fmt: skip
+        assert (out.parent / previous[0] / "feedback" / "zoë.md").is_file()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_write_reports_refuses_a_link_or_a_file_and_cleans_up(tmp_path):
+    info = {"notebooks": [A], "students": []}
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    for name in ("file", "link"):
+        expected = f"out_dir must be a folder (not a link or a file), got {str(tmp_path / name)!r}"
+        with pytest.raises(GradingError, match=f"^{re.escape(expected)}$"):
+            _write_reports(tmp_path / name, [], info, {})
+    _write_reports(tmp_path / "out", [], info, {"a": "first"})
+    # Two students whose feedback files would have the same name: nothing is replaced.
+    with pytest.raises(FileExistsError):
+        _write_reports(tmp_path / "out", [], info, {"a": "new", "a\x00": "new"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "link", "out"]
+    assert (tmp_path / "out" / "feedback" / "a.md").read_text() == "first"
