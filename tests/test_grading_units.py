@@ -825,8 +825,8 @@ def test_write_reports_texts_and_the_previous_folder(tmp_path, monkeypatch):
         lambda folder, name, text: written.append(folder) or real_write_new(folder, name, text),
     )
     try:
-        _write_reports(Path("deep") / "out", rows, info, {"zoë": "# zoë\n"})
-        out = tmp_path / "deep" / "out"
+        _write_reports(Path("deep") / "er" / "out", rows, info, {"zoë": "# zoë\n"})
+        out = tmp_path / "deep" / "er" / "out"
         assert (out / "scores.csv").read_text(encoding="utf-8") == (
             "student,notebook,exercise,points,max_points,status\n"
             "zoë,01_a.ipynb,ex1,1,2,failed\nzoë,02_b.ipynb,ex3,0.5,1,passed\n"
