@@ -21,6 +21,7 @@ import nbformat
 import pytest
 from helpers import require_sandbox
 
+from coursekit.checks.framework import Case, run_check
 from coursekit.grading import autograde
 from coursekit.grading.autograde import (
     GradingError,
@@ -35,13 +36,21 @@ from coursekit.grading.autograde import (
     _find_in_folder,
     _fingerprint,
     _gradebook,
+    _Graded,
+    _Job,
+    _judge,
     _load_secret,
     _match_file,
+    _nbgrader_meta,
     _num,
     _parse_shard,
+    _Plan,
+    _plan,
     _printed,
     _read_submission,
     _records,
+    _requests,
+    _Source,
     _unattempted,
     _write_new,
     _write_reports,
@@ -51,6 +60,7 @@ from coursekit.grading.autograde import (
 )
 from coursekit.grading.plaindata import encode
 from coursekit.grading.sandbox import Run
+from coursekit.grading.spec import Call, Exercise
 
 SOURCE = Path(__file__).parent / "fixtures" / "grading" / "source" / "01_sample.ipynb"
 IDS = ["ex1-mse", "ex2-relu", "ex3-params"]  # the fixture's code solution cells, in order
@@ -878,3 +888,171 @@ def test_write_reports_refuses_a_link_or_a_file_and_cleans_up(tmp_path):
         _write_reports(tmp_path / "out", [], info, {"a": "new", "a\x00": "new"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "link", "out"]
     assert (tmp_path / "out" / "feedback" / "a.md").read_text() == "first"
+
+
+# --------------------------------------------------------------------------- #
+# What is asked of the sandbox, and how its answers are judged (no sandbox here)
+# --------------------------------------------------------------------------- #
+def _check_double(fn):
+    return run_check("double", fn, [Case(args=(1,), expected=2), Case(args=(3,), expected=6)])
+
+
+def _double_reference(x):
+    if x == 7:
+        raise ValueError("the reference itself fails on 7")
+    return 2 * x
+
+
+DOUBLE = Exercise(
+    "g",
+    "double",
+    _check_double,
+    lambda rng: [Call((int(rng.integers(100, 200)),), label="drawn"), Call((7,), label="seven")],
+    _double_reference,
+    exact=True,
+)
+SOURCE_G = _Source(
+    "nb.ipynb",
+    None,
+    [_Graded("q", 3.0, None), _Graded("g", 2.0, DOUBLE)],
+    ["import numpy as np"],
+    (),
+)
+
+
+def test_nbgrader_meta_tolerates_any_cell():
+    assert _nbgrader_meta({"metadata": {"nbgrader": {"solution": True}}}) == {"solution": True}
+    for cell in ([1], {"metadata": [1]}, {"metadata": {"nbgrader": "x"}}, {}):
+        assert _nbgrader_meta(cell) == {}
+
+
+def test_plan_and_requests():
+    secret = b"s" * 32
+    plan = _plan(SOURCE_G, secret)
+    assert list(plan.public) == ["g"] and list(plan.hidden) == ["g"]
+    assert plan.public["g"] == DOUBLE.public_calls()
+    assert plan.hidden["g"] == DOUBLE.hidden_calls(secret) != DOUBLE.hidden_calls(b"t" * 32)
+    plan = _Plan(
+        {"g": [Call((1,)), Call((3,), {"k": 2})]},
+        {"g": [Call((5,), driver="method", after=True, label="x")]},
+    )
+    cells = [{"id": "c", "source": "def double(x): ..."}]
+    first, second = _requests(SOURCE_G, cells, plan)
+
+    def call(cid, args, kwargs=None, driver="call", after=False):
+        return {
+            "id": cid,
+            "exercise": "g",
+            "target": "double",
+            "driver": driver,
+            "after": after,
+            "args": encode(args),
+            "kwargs": encode(kwargs or {}),
+        }
+
+    assert first == {
+        "prelude": ["import numpy as np"],
+        "cells": cells,
+        "calls": [call("p:g:0", (1,)), call("p:g:1", (3,), {"k": 2})],
+    }
+    assert second == {"calls": [call("h:g:0", (5,), driver="method", after=True)]}
+
+
+PLAN_G = _Plan({"g": DOUBLE.public_calls()}, {"g": [Call((5,), label="five"), Call((6,))]})
+
+
+def _judged(records, hidden_from=2, ended="finished", cells=()):
+    """Judge ``records`` after a printing cell; ``hidden_from`` counts in ``records``."""
+    job = _Job("ann", SOURCE_G, list(cells), [])
+    printed = {"kind": "cell", "id": "c", "status": "ok", "output": "hello "}
+    _judge(job, Run(records=[printed, *records], hidden_from=hidden_from + 1, ended=ended), PLAN_G)
+    (manual, _), (row, detail) = job.rows
+    assert manual == Row("ann", "nb.ipynb", "q", 0.0, 3.0, "manual") and _ == {}
+    return row, detail
+
+
+def _ok(cid, value):
+    return {"kind": "call", "id": cid, "status": "ok", "result": encode(value), "output": "."}
+
+
+def _err(cid, error):
+    return {"kind": "call", "id": cid, "status": "error", "error": error}
+
+
+def test_judge_passed():
+    recs = [_ok("p:g:0", 2), _ok("p:g:1", 6), _ok("h:g:0", 10), _ok("h:g:1", 12)]
+    row, detail = _judged(recs)
+    assert row == Row("ann", "nb.ipynb", "g", 2.0, 2.0, "passed")
+    assert detail == {
+        "public": ["", ""],
+        "hidden": [("five", ""), ("", "")],
+        "printed": "hello ..",
+        "cell_errors": [],
+    }
+
+
+def test_judge_failed_visible_and_hidden():
+    recs = [_ok("p:g:0", 2), _ok("p:g:1", 7), _ok("h:g:0", 10), _ok("h:g:1", 12)]
+    row, detail = _judged(recs)
+    assert row == Row("ann", "nb.ipynb", "g", 0.0, 2.0, "failed")
+    assert detail["public"][0] == "" and detail["public"][1].startswith("  case 2 failed\n")
+    assert detail["hidden"] == [("five", ""), ("", "")]
+    recs = [_ok("p:g:0", 2), _ok("p:g:1", 6), _ok("h:g:0", 10), _ok("h:g:1", 13)]
+    row, detail = _judged(recs)
+    assert row == Row("ann", "nb.ipynb", "g", 0.0, 2.0, "failed hidden tests")
+    assert detail["public"] == ["", ""] and detail["hidden"] == [("five", ""), ("", "wrong value")]
+
+
+def test_judge_a_hidden_case_that_cannot_be_compared():
+    plan = _Plan(PLAN_G.public, {"g": [Call((7,), label="seven")]})
+    job = _Job("ann", SOURCE_G, [], [])
+    recs = [_ok("p:g:0", 2), _ok("p:g:1", 6), _ok("h:g:0", 14)]
+    _judge(job, Run(records=recs, hidden_from=2), plan)
+    row, detail = job.rows[1]
+    assert row.status == "failed hidden tests"
+    assert detail["hidden"] == [("seven", "the answer could not be compared")]
+
+
+def test_judge_not_attempted_or_an_error_in_the_cell():
+    stub = "NotImplementedError: write double"
+    recs = [_err("p:g:0", stub), _err("p:g:1", stub), _err("h:g:0", stub), _err("h:g:1", stub)]
+    row, detail = _judged(recs)
+    assert row == Row("ann", "nb.ipynb", "g", 0.0, 2.0, "not attempted")
+    assert detail == {"public": [], "hidden": [], "printed": "hello ", "cell_errors": []}
+    # A solution cell that names the function and raised: an error, not a blank.
+    cells = [
+        {"id": "c1", "source": "def double(x):\n    return 2 * x\nraise ValueError"},
+        {"id": "c2", "source": "y = 1"},
+    ]
+    failed = [
+        {"kind": "cell", "id": "c2", "status": "error", "error": "E" * 400},
+        {"kind": "cell", "id": "c1", "status": "timeout"},
+        {"kind": "cell", "id": "c9", "status": "error", "error": "a cell that is not sent"},
+    ]
+    row, detail = _judged(failed + recs, hidden_from=5, cells=cells)
+    assert row.status == "error"
+    assert detail["cell_errors"] == [
+        f"solution cell 'c2': error: {'E' * 300}",
+        "solution cell 'c1': timeout: ",
+        "solution cell 'c9': error: a cell that is not sent",
+    ]
+    row, _ = _judged(failed[:1] + recs, hidden_from=3, cells=cells)
+    assert row.status == "not attempted"  # the cell that raised does not name double
+
+
+@pytest.mark.parametrize(
+    ("ended", "status"),
+    [("finished", "crashed"), ("crashed", "crashed"), ("memory", "out of memory"),
+     ("timeout", "timeout"), ("odd", "crashed")],
+)  # fmt: skip
+def test_judge_a_run_that_ended_before_answering(ended, status):
+    recs = [_ok("p:g:0", 2), _ok("p:g:1", 6), _ok("h:g:0", 10)]  # h:g:1 never came
+    row, detail = _judged(recs, ended=ended)
+    assert row == Row("ann", "nb.ipynb", "g", 0.0, 2.0, status)
+    assert detail["public"] == [] and detail["hidden"] == []
+    # An exercise that timed out in the sandbox is a timeout, whatever ended the run.
+    timed_out = {"kind": "timeout", "exercise": "g"}
+    row, _ = _judged([*recs[:2], timed_out, recs[2]], hidden_from=3, ended=ended)
+    assert row.status == "timeout"
+    row, _ = _judged([*recs[:2], {"kind": "timeout", "exercise": "h"}, recs[2]], 3, ended)
+    assert row.status == status
