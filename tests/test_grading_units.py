@@ -40,6 +40,7 @@ from coursekit.grading.autograde import (
     _Job,
     _judge,
     _load_secret,
+    _load_source,
     _match_file,
     _nbgrader_meta,
     _num,
@@ -910,6 +911,7 @@ DOUBLE = Exercise(
     lambda rng: [Call((int(rng.integers(100, 200)),), label="drawn"), Call((7,), label="seven")],
     _double_reference,
     exact=True,
+    answer=lambda got, call: got if call.args else None,  # an answer read with its call
 )
 SOURCE_G = _Source(
     "nb.ipynb",
@@ -1016,7 +1018,9 @@ def test_judge_a_hidden_case_that_cannot_be_compared():
 def test_judge_not_attempted_or_an_error_in_the_cell():
     stub = "NotImplementedError: write double"
     recs = [_err("p:g:0", stub), _err("p:g:1", stub), _err("h:g:0", stub), _err("h:g:1", stub)]
-    row, detail = _judged(recs)
+    # The untouched stub names the function, but its cell ran without error.
+    cells = [{"id": "c", "source": "def double(x):\n    raise NotImplementedError"}]
+    row, detail = _judged(recs, cells=cells)
     assert row == Row("ann", "nb.ipynb", "g", 0.0, 2.0, "not attempted")
     assert detail == {"public": [], "hidden": [], "printed": "hello ", "cell_errors": []}
     # A solution cell that names the function and raised: an error, not a blank.
@@ -1056,3 +1060,47 @@ def test_judge_a_run_that_ended_before_answering(ended, status):
     assert row.status == "timeout"
     row, _ = _judged([*recs[:2], {"kind": "timeout", "exercise": "h"}, recs[2]], 3, ended)
     assert row.status == status
+
+
+def _spec(gid, forbid=()):
+    return Exercise(gid, "f", _check_double, lambda rng: [Call()], lambda: 0, forbid=forbid)
+
+
+def test_load_source_reads_the_graded_cells_and_their_specs(tmp_path):
+    nb = nbformat.read(SOURCE, as_version=4)
+    tests3 = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex3-params-tests"
+    )
+    tests3.metadata.nbgrader["points"] = 0.5
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    specs = {
+        "ex1-mse-tests": _spec("ex1-mse-tests", ("torch", "os")),
+        "ex2-relu-tests": _spec("ex2-relu-tests", ("sys", "os")),
+        "ex3-params-tests": _spec("ex3-params-tests"),
+        "unused": _spec("unused", ("socket",)),
+    }
+    source = _load_source(tmp_path / "nb.ipynb", "ps1/nb.ipynb", specs)
+    assert source.name == "ps1/nb.ipynb" and source.nb == nb
+    assert [(g.grade_id, g.max_points, g.spec) for g in source.graded] == [
+        ("ex1-mse-tests", 2.0, specs["ex1-mse-tests"]),
+        ("ex2-relu-tests", 2.0, specs["ex2-relu-tests"]),
+        ("ex3-params-tests", 0.5, specs["ex3-params-tests"]),
+        ("q1-sharing", 1.0, None),  # the markdown answer: graded by hand
+    ]
+    assert source.prelude == [
+        "import numpy as np",
+        "from coursekit.checks.framework import Case, run_check, strict",
+    ]
+    assert source.forbid == ("os", "sys", "torch")
+    expected = (
+        "ps1/nb.ipynb: no exercise spec for the graded cell(s) ['ex2-relu-tests', "
+        "'ex3-params-tests'] (add them to coursekit/grading/exercises/, or pass exercises=...)"
+    )
+    with pytest.raises(GradingError, match=f"^{re.escape(expected)}$"):
+        _load_source(
+            tmp_path / "nb.ipynb", "ps1/nb.ipynb", {"ex1-mse-tests": specs["ex1-mse-tests"]}
+        )
+    tests3.metadata.nbgrader["schema_version"] = 2
+    nbformat.write(nb, tmp_path / "bad.ipynb")
+    with pytest.raises(ValueError, match=r"^ps1/bad\.ipynb, cell 10: nbgrader schema_version"):
+        _load_source(tmp_path / "bad.ipynb", "ps1/bad.ipynb", specs)
