@@ -48,6 +48,7 @@ from coursekit.grading.autograde import (
     _Plan,
     _plan,
     _printed,
+    _progress,
     _read_submission,
     _records,
     _requests,
@@ -1072,6 +1073,10 @@ def test_load_source_reads_the_graded_cells_and_their_specs(tmp_path):
         c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex3-params-tests"
     )
     tests3.metadata.nbgrader["points"] = 0.5
+    answer3 = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex3-params"
+    )
+    answer3.metadata.nbgrader.update(grade=True, points=1)  # an answer graded by hand
     nbformat.write(nb, tmp_path / "nb.ipynb")
     specs = {
         "ex1-mse-tests": _spec("ex1-mse-tests", ("torch", "os")),
@@ -1084,6 +1089,7 @@ def test_load_source_reads_the_graded_cells_and_their_specs(tmp_path):
     assert [(g.grade_id, g.max_points, g.spec) for g in source.graded] == [
         ("ex1-mse-tests", 2.0, specs["ex1-mse-tests"]),
         ("ex2-relu-tests", 2.0, specs["ex2-relu-tests"]),
+        ("ex3-params", 1.0, None),
         ("ex3-params-tests", 0.5, specs["ex3-params-tests"]),
         ("q1-sharing", 1.0, None),  # the markdown answer: graded by hand
     ]
@@ -1104,3 +1110,32 @@ def test_load_source_reads_the_graded_cells_and_their_specs(tmp_path):
     nbformat.write(nb, tmp_path / "bad.ipynb")
     with pytest.raises(ValueError, match=r"^ps1/bad\.ipynb, cell 10: nbgrader schema_version"):
         _load_source(tmp_path / "bad.ipynb", "ps1/bad.ipynb", specs)
+
+
+def test_a_solution_cell_whose_source_is_not_text_is_missing(source, tmp_path):
+    # nbformat reads such a file; the grader counts the cell as missing, and goes on.
+    sub = json.loads(nbformat.writes(_answered(source)))
+    ex1 = next(
+        c for c in sub["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "ex1-mse"
+    )
+    for odd in (7, None):
+        ex1["source"] = odd
+        path = _touch(tmp_path / "sub.ipynb", json.dumps(sub))
+        cells, notes = solution_cells(source, _read_submission(path))
+        assert [c["id"] for c in cells] == ["ex2-relu", "ex3-params"]
+        assert notes == ["solution cell 'ex1-mse' is missing: counted as not attempted."]
+
+
+def test_progress_bar(capsys):
+    for total, quiet in ((0, False), (2, True), (0, True)):
+        assert _progress(total, quiet)(None) is None
+    assert capsys.readouterr() == ("", "")
+    step = _progress(3, False)
+    for _ in range(3):
+        step(None)
+    out, err = capsys.readouterr()
+    assert err == "" and "3/3 [" in out and "submission/s]" in out
+    assert "4/3" not in out and "5/3" not in out
+    step = _progress(1, False)
+    step(None)
+    assert "1/1 [" in capsys.readouterr().out
