@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -470,3 +471,120 @@ def test_real_nbgrader_agrees(tmp_path, course):
     ours = {r.exercise: r.points for r in rows if r.status != "manual"}
     assert ours == nbgrader_points == {"ex1-mse-tests": 2.0, "ex2-relu-tests": 0.0,
                                        "ex3-params-tests": 1.0}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- #
+# A whole run without a sandbox (no bubblewrap needed): rows, reports, shards
+# --------------------------------------------------------------------------- #
+def test_a_run_without_a_sandbox_gives_every_entry_its_rows(tmp_path, capsys):
+    from coursekit.grading.autograde import Row, _fingerprint, limits_description
+
+    subs = tmp_path / "subs"
+    write(nbformat.read(FIXTURE / NB, as_version=4), subs / "instructor" / NB)
+    write(student_edition(), subs / "untouched.ipynb")
+    (subs / ".hidden").mkdir()
+    (subs / "corrupt.ipynb").write_text("{", encoding="utf-8")
+    (subs / "nothing").mkdir()
+    (subs / "notes.txt").write_text("no notebook")
+    (tmp_path / "secret").write_text("a secret of at least 16 bytes\n")
+    args = dict(exercises=SAMPLE, sandbox=False, secret_file=tmp_path / "secret")
+    rows = grade(FIXTURE, subs, tmp_path / "out", **args)
+    ids = [("ex1-mse-tests", 2.0), ("ex2-relu-tests", 2.0), ("ex3-params-tests", 1.0)]
+
+    def same(student, status):
+        return [Row(student, NB, g, 0.0, p, status) for g, p in ids]
+
+    manual = [Row(s, NB, "q1-sharing", 0.0, 1.0, "manual") for s in ("instructor", "untouched")]
+    assert rows == [
+        Row(".hidden", "", "", 0.0, 0.0, "ignored"),
+        *same("corrupt", "unreadable"),
+        Row("corrupt", NB, "q1-sharing", 0.0, 1.0, "unreadable"),
+        *[Row("instructor", NB, g, p, p, "passed") for g, p in ids],
+        manual[0],
+        Row("notes.txt", "", "", 0.0, 0.0, "unmatched"),
+        *same("nothing", "missing"),
+        Row("nothing", NB, "q1-sharing", 0.0, 1.0, "missing"),
+        *same("untouched", "not attempted"),
+        manual[1],
+    ]
+    out = tmp_path / "out"
+    assert [Row(**r) for r in json.loads((out / "scores.json").read_text())] == rows
+    info = json.loads((out / "grading.json").read_text())
+    assert list(info) == [
+        "date", "notebooks", "source_sha256", "secret_fingerprint", "sandbox", "isolation",
+        "warning", "budget_s", "reference_s", "memory_mb", "pids", "shard", "students", "seconds",
+    ]  # fmt: skip
+    students = [".hidden", "corrupt", "instructor", "notes.txt", "nothing", "untouched"]
+    assert {k: info[k] for k in list(info)[1:8]} == {
+        "notebooks": [NB],
+        "source_sha256": {NB: tree_hash(FIXTURE)[NB]},
+        "secret_fingerprint": _fingerprint(b"a secret of at least 16 bytes"),
+        "sandbox": False,
+        "isolation": limits_description(False),
+        "warning": "graded without a sandbox (--no-sandbox)",
+        "budget_s": 60.0,  # the instructor's solutions take far less than 12 s
+    }
+    assert list(info["reference_s"]) == [NB] and 0 < info["reference_s"][NB] < 12
+    assert (info["memory_mb"], info["pids"], info["shard"]) == (3072, 128, "1/1")
+    assert info["students"] == students and 0 < info["seconds"] < 600
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == [s + ".md" for s in students]
+    feedback = (out / "feedback" / "corrupt.md").read_text()
+    assert "\n- the file could not be read as a notebook.\n" in feedback
+    assert (
+        "\n- no notebook of this name was found\n" in (out / "feedback" / "nothing.md").read_text()
+    )
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("WARNING: grading WITHOUT a sandbox (--no-sandbox): ")
+    assert printed[1] == "checking the instructor's solutions of 1 notebook(s) ..."
+    assert printed[2] == (
+        f"grading 2 submission(s), 1 at a time, budget 60 s each ({limits_description(False)})"
+    )
+    assert printed[-1] == f"wrote {out}/scores.csv (18 rows), gradebook.csv and feedback/"
+
+    # The second of three shares: every third student, from the second one on.
+    rows = grade(FIXTURE, subs, tmp_path / "shard", shard="2/3", quiet=True, budget_s=30,
+                 call_s=5, **args)  # fmt: skip
+    assert [r.student for r in rows] == ["corrupt"] * 4 + ["nothing"] * 4
+    info = json.loads((tmp_path / "shard" / "grading.json").read_text())
+    assert (info["shard"], info["students"], info["budget_s"]) == (
+        "2/3",
+        ["corrupt", "nothing"],
+        30,
+    )
+    assert capsys.readouterr().out == ""
+
+
+def test_grade_argument_errors_are_exact(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (tmp_path / "link").symlink_to(subs, target_is_directory=True)
+
+    def refused(error, message, *args, **kwargs):
+        with pytest.raises(error, match=f"^{re.escape(message)}$"):
+            grade(*args, **{"exercises": SAMPLE, "sandbox": False, "quiet": True, **kwargs})
+
+    none = tmp_path / "none"
+    refused(FileNotFoundError, f"source_dir must be a directory, got {str(none)!r}", none, subs)
+    for bad in (none, tmp_path / "link", FIXTURE / NB):
+        message = f"submissions_dir must be a directory (not a link), got {str(bad)!r}"
+        refused(FileNotFoundError, message, FIXTURE, bad)
+    refused(ValueError, "jobs must be an integer >= 1, got 0", FIXTURE, subs, jobs=0)
+    refused(ValueError, "memory_mb must be an integer >= 1, got 0", FIXTURE, subs, memory_mb=0)
+    refused(ValueError, "pids must be an integer >= 1, got 0", FIXTURE, subs, pids=0)
+    for budget in (0, -1.5, float("nan")):
+        message = f"budget_s must be a positive number of seconds, got {budget!r}"
+        refused(GradingError, message, FIXTURE, subs, budget_s=budget)
+    for call in (0, float("nan")):
+        message = f"call_s must be a positive number of seconds, got {call!r}"
+        refused(GradingError, message, FIXTURE, subs, call_s=call)
+    refused(GradingError, "shard K/N needs 1 <= K <= N, got '3/2'", FIXTURE, subs, shard="3/2")
+    for out in (subs, subs / "grades", tmp_path, FIXTURE / "grades"):
+        message = f"out_dir must lie outside the source and submissions folders, got {str(out)!r}"
+        refused(GradingError, message, FIXTURE, subs, out)
+    secret = tmp_path / "out" / "secret"
+    message = (
+        "secret_file must lie outside the source, submissions and output folders, "
+        f"got {str(secret)!r} (inside {str(tmp_path / 'out')!r})"
+    )
+    refused(GradingError, message, FIXTURE, subs, tmp_path / "out", secret_file=secret)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "subs"]
