@@ -10,6 +10,7 @@ The hostile corpus on the real course is tests/test_grading_hostile.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -588,3 +589,22 @@ def test_grade_argument_errors_are_exact(tmp_path):
     )
     refused(GradingError, message, FIXTURE, subs, tmp_path / "out", secret_file=secret)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "subs"]
+
+
+def test_the_sandbox_hides_the_graders_files_and_forbidden_modules(tmp_path):
+    require_sandbox()
+    exercises = dict(SAMPLE)
+    exercises["ex3-params-tests"] = dataclasses.replace(
+        SAMPLE["ex3-params-tests"], forbid=("fractions",)
+    )
+    secret = tmp_path / "secret"
+    secret.write_text("a secret of at least 16 bytes\n")
+    peek = f"import os\ndef n_params():\n    return 0 if os.path.exists({str(secret)!r}) else 760"
+    forbidden = "def n_params():\n    import fractions\n    return 760"
+    subs = tmp_path / "subs"
+    for student, code in (("peek", peek), ("forbidden", forbidden)):
+        write(answer(student_edition(), n_params=code), subs / student / NB)
+    rows = grade(FIXTURE, subs, tmp_path / "out", exercises=exercises, secret_file=secret,
+                 budget_s=60, quiet=True)  # fmt: skip
+    status = {r.student: r.status for r in rows if r.exercise == "ex3-params-tests"}
+    assert status == {"forbidden": "failed", "peek": "passed"}
