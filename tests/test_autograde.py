@@ -608,3 +608,14 @@ def test_the_sandbox_hides_the_graders_files_and_forbidden_modules(tmp_path):
                  budget_s=60, quiet=True)  # fmt: skip
     status = {r.student: r.status for r in rows if r.exercise == "ex3-params-tests"}
     assert status == {"forbidden": "failed", "peek": "passed"}
+
+
+def test_without_a_sandbox_the_students_code_sees_the_graders_files(tmp_path):
+    # Why --no-sandbox warns: nothing is hidden (scores are still decided outside).
+    secret = tmp_path / "secret"
+    secret.write_text("a secret of at least 16 bytes\n")
+    peek = f"import os\ndef n_params():\n    return 760 if os.path.exists({str(secret)!r}) else 0"
+    write(answer(student_edition(), n_params=peek), tmp_path / "subs" / "peek" / NB)
+    rows = grade(FIXTURE, tmp_path / "subs", tmp_path / "out", exercises=SAMPLE, sandbox=False,
+                 secret_file=secret, budget_s=60, quiet=True)  # fmt: skip
+    assert [r.status for r in rows if r.exercise == "ex3-params-tests"] == ["passed"]
