@@ -535,7 +535,10 @@ def test_a_run_without_a_sandbox_gives_every_entry_its_rows(tmp_path, capsys):
         "\n- no notebook of this name was found\n" in (out / "feedback" / "nothing.md").read_text()
     )
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0].startswith("WARNING: grading WITHOUT a sandbox (--no-sandbox): ")
+    assert printed[0] == (
+        "WARNING: grading WITHOUT a sandbox (--no-sandbox): student code runs with your "
+        "rights and can read and change your files; scores are still decided outside it."
+    )
     assert printed[1] == "checking the instructor's solutions of 1 notebook(s) ..."
     assert printed[2] == (
         f"grading 2 submission(s), 1 at a time, budget 60 s each ({limits_description(False)})"
@@ -588,7 +591,37 @@ def test_grade_argument_errors_are_exact(tmp_path):
         f"got {str(secret)!r} (inside {str(tmp_path / 'out')!r})"
     )
     refused(GradingError, message, FIXTURE, subs, tmp_path / "out", secret_file=secret)
+    # Limits just above zero are allowed (the run then stops at the secret, inside out).
+    refused(GradingError, message, FIXTURE, subs, tmp_path / "out", secret_file=secret,
+            budget_s=0.5, call_s=0.5)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "subs"]
+
+
+def test_grade_defaults(tmp_path, monkeypatch, capsys):
+    from coursekit.grading import sandbox
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    monkeypatch.chdir(subs)  # the default out_dir, "grades", is then inside subs
+    message = "out_dir must lie outside the source and submissions folders, got 'grades'"
+    with pytest.raises(GradingError, match=f"^{re.escape(message)}$"):
+        grade(FIXTURE, subs)
+    monkeypatch.chdir(tmp_path)
+
+    def unavailable():
+        raise sandbox.SandboxUnavailable("no bubblewrap here")
+
+    monkeypatch.setattr(sandbox, "check_sandbox", unavailable)
+    with pytest.raises(sandbox.SandboxUnavailable, match="^no bubblewrap here$"):
+        grade(FIXTURE, subs, quiet=True)  # sandboxed unless told otherwise
+    # The default secret (made quietly), and the course's own exercises by default.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    expected = r"^01_sample\.ipynb: no exercise spec for the graded cell\(s\) \["
+    with pytest.raises(GradingError, match=expected):
+        grade(FIXTURE, subs, sandbox=False, quiet=True)
+    assert len((tmp_path / "cfg" / "coursekit" / "grading-secret").read_text().strip()) == 64
+    assert capsys.readouterr().out == ""
+    assert not (tmp_path / "grades").exists()
 
 
 def test_the_sandbox_hides_the_graders_files_and_forbidden_modules(tmp_path):
