@@ -318,10 +318,16 @@ def test_a_reference_that_fails_its_own_tests_stops_the_run(tmp_path):
         lambda: 761,
         exact=True,
     )
+    wrong["ex2-relu-tests"] = dataclasses.replace(
+        SAMPLE["ex2-relu-tests"], reference=lambda x: (np.maximum(x, 1.0), (x.copy(),))
+    )
     (tmp_path / "subs").mkdir()
-    with pytest.raises(
-        GradingError, match=r"instructor's own solutions.*ex3-params-tests: failed hidden"
-    ):
+    expected = (
+        "the instructor's own solutions fail their tests, so no submission can be graded "
+        f"fairly: {NB} ex2-relu-tests: failed hidden tests; {NB} ex3-params-tests: failed hidden"
+        " tests"
+    )
+    with pytest.raises(GradingError, match=f"^{re.escape(expected)}$"):
         grade(FIXTURE, tmp_path / "subs", tmp_path / "out", exercises=wrong,
               secret_file=tmp_path / "s", quiet=True)  # fmt: skip
 
