@@ -658,3 +658,52 @@ def test_without_a_sandbox_the_students_code_sees_the_graders_files(tmp_path):
     rows = grade(FIXTURE, tmp_path / "subs", tmp_path / "out", exercises=SAMPLE, sandbox=False,
                  secret_file=secret, budget_s=60, quiet=True)  # fmt: skip
     assert [r.status for r in rows if r.exercise == "ex3-params-tests"] == ["passed"]
+
+
+def test_the_limits_and_budget_a_run_passes_on(tmp_path, monkeypatch):
+    from coursekit.grading import autograde
+    from coursekit.grading.sandbox import Limits, Run
+
+    checks, runs = [], []
+
+    def self_check(sources, secret, limits, sandbox, jobs):
+        checks.append((list(sources), limits, sandbox, jobs))
+        return {NB: 20.0}  # the instructor's solutions took 20 s: 5 x 20 s per submission
+
+    def run_harness(first, second, limits, forbid=(), sandbox=True):
+        runs.append((limits, forbid, sandbox))
+        return Run(ended="memory")
+
+    monkeypatch.setattr(autograde, "_self_check", self_check)
+    monkeypatch.setattr(autograde, "run_harness", run_harness)
+    exercises = dict(SAMPLE)
+    exercises["ex3-params-tests"] = dataclasses.replace(
+        SAMPLE["ex3-params-tests"], forbid=("socket", "fractions")
+    )
+    write(student_edition(), tmp_path / "subs" / "ann" / NB)
+    args = dict(exercises=exercises, secret_file=tmp_path / "secret", quiet=True, sandbox=False)
+    rows = grade(FIXTURE, tmp_path / "subs", tmp_path / "out", jobs=2, call_s=4, memory_mb=1000,
+                 pids=50, **args)  # fmt: skip
+    assert checks == [([NB], Limits(wall_s=600.0, call_s=4, memory_mb=1000, pids=50), False, 2)]
+    assert runs == [
+        (Limits(wall_s=100.0, call_s=4, memory_mb=1000, pids=50), ("fractions", "socket"), False)
+    ]
+    assert [r.status for r in rows] == ["out of memory"] * 3 + ["manual"]
+    info = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert (info["budget_s"], info["reference_s"]) == (100.0, {NB: 20.0})
+    # A budget below the per-call limit is the per-call limit too.
+    runs.clear()
+    grade(FIXTURE, tmp_path / "subs", tmp_path / "out2", budget_s=3, call_s=4, **args)
+    assert runs == [
+        (Limits(wall_s=3, call_s=3, memory_mb=3072, pids=128), ("fractions", "socket"), False)
+    ]
+
+
+def test_a_course_without_notebooks_grades_nothing(tmp_path):
+    (tmp_path / "source").mkdir()
+    (tmp_path / "subs").mkdir()
+    rows = grade(tmp_path / "source", tmp_path / "subs", tmp_path / "out", exercises=SAMPLE,
+                 sandbox=False, secret_file=tmp_path / "secret", quiet=True)  # fmt: skip
+    assert rows == []
+    info = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert (info["budget_s"], info["reference_s"], info["notebooks"]) == (60.0, {}, [])
