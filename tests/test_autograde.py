@@ -535,6 +535,9 @@ def test_a_run_without_a_sandbox_gives_every_entry_its_rows(tmp_path, capsys):
     assert (info["memory_mb"], info["pids"], info["shard"]) == (3072, 128, "1/1")
     assert info["students"] == students and 0 < info["seconds"] < 600
     assert sorted(p.name for p in (out / "feedback").iterdir()) == [s + ".md" for s in students]
+    assert (
+        "\n## 01_sample.ipynb: 5 / 6 points\n" in (out / "feedback" / "instructor.md").read_text()
+    )
     feedback = (out / "feedback" / "corrupt.md").read_text()
     assert "\n- the file could not be read as a notebook.\n" in feedback
     assert (
@@ -660,7 +663,7 @@ def test_without_a_sandbox_the_students_code_sees_the_graders_files(tmp_path):
     assert [r.status for r in rows if r.exercise == "ex3-params-tests"] == ["passed"]
 
 
-def test_the_limits_and_budget_a_run_passes_on(tmp_path, monkeypatch):
+def test_the_limits_and_budget_a_run_passes_on(tmp_path, monkeypatch, capsys):
     from coursekit.grading import autograde
     from coursekit.grading.sandbox import Limits, Run
 
@@ -668,7 +671,7 @@ def test_the_limits_and_budget_a_run_passes_on(tmp_path, monkeypatch):
 
     def self_check(sources, secret, limits, sandbox, jobs):
         checks.append((list(sources), limits, sandbox, jobs))
-        return {NB: 20.0}  # the instructor's solutions took 20 s: 5 x 20 s per submission
+        return {NB: 20.125}  # the instructor's solutions took 20 s: 5 x 20 s per submission
 
     def run_harness(first, second, limits, forbid=(), sandbox=True):
         runs.append((limits, forbid, sandbox))
@@ -680,23 +683,32 @@ def test_the_limits_and_budget_a_run_passes_on(tmp_path, monkeypatch):
     exercises["ex3-params-tests"] = dataclasses.replace(
         SAMPLE["ex3-params-tests"], forbid=("socket", "fractions")
     )
-    write(student_edition(), tmp_path / "subs" / "ann" / NB)
+    forbid = ("fractions", "socket")
+    nb = student_edition()
+    nb.cells = [c for c in nb.cells if gid(c) != "ex3-params"]
+    write(nb, tmp_path / "subs" / "ann" / NB)
     args = dict(exercises=exercises, secret_file=tmp_path / "secret", quiet=True, sandbox=False)
     rows = grade(FIXTURE, tmp_path / "subs", tmp_path / "out", jobs=2, call_s=4, memory_mb=1000,
                  pids=50, **args)  # fmt: skip
+    assert capsys.readouterr().out == ""
     assert checks == [([NB], Limits(wall_s=600.0, call_s=4, memory_mb=1000, pids=50), False, 2)]
-    assert runs == [
-        (Limits(wall_s=100.0, call_s=4, memory_mb=1000, pids=50), ("fractions", "socket"), False)
-    ]
+    assert runs == [(Limits(wall_s=100.625, call_s=4, memory_mb=1000, pids=50), forbid, False)]
     assert [r.status for r in rows] == ["out of memory"] * 3 + ["manual"]
     info = json.loads((tmp_path / "out" / "grading.json").read_text())
-    assert (info["budget_s"], info["reference_s"]) == (100.0, {NB: 20.0})
+    assert (info["budget_s"], info["reference_s"]) == (100.6, {NB: 20.12})
+    assert isinstance(info["seconds"], float) and info["seconds"] == round(info["seconds"], 1)
+    assert info["date"].endswith("+00:00")
+    feedback = (tmp_path / "out" / "feedback" / "ann.md").read_text()
+    assert "\n- solution cell 'ex3-params' is missing: counted as not attempted.\n" in feedback
+    # The default per-call limit; the budget as written in grading.json.
+    runs.clear()
+    grade(FIXTURE, tmp_path / "subs", tmp_path / "out1", budget_s=33.333, **args)
+    assert runs == [(Limits(wall_s=33.333, call_s=30.0, memory_mb=3072, pids=128), forbid, False)]
+    assert json.loads((tmp_path / "out1" / "grading.json").read_text())["budget_s"] == 33.3
     # A budget below the per-call limit is the per-call limit too.
     runs.clear()
     grade(FIXTURE, tmp_path / "subs", tmp_path / "out2", budget_s=3, call_s=4, **args)
-    assert runs == [
-        (Limits(wall_s=3, call_s=3, memory_mb=3072, pids=128), ("fractions", "socket"), False)
-    ]
+    assert runs == [(Limits(wall_s=3, call_s=3, memory_mb=3072, pids=128), forbid, False)]
 
 
 def test_a_course_without_notebooks_grades_nothing(tmp_path):
@@ -707,3 +719,34 @@ def test_a_course_without_notebooks_grades_nothing(tmp_path):
     assert rows == []
     info = json.loads((tmp_path / "out" / "grading.json").read_text())
     assert (info["budget_s"], info["reference_s"], info["notebooks"]) == (60.0, {}, [])
+
+
+def test_rows_are_sorted_by_student_then_notebook(tmp_path, monkeypatch, capsys):
+    from coursekit.grading import autograde, sandbox
+    from coursekit.grading.sandbox import Run, limits_description
+
+    monkeypatch.setattr(sandbox, "check_sandbox", lambda: "/usr/bin/bwrap")
+    monkeypatch.setattr(autograde, "_self_check", lambda *a: {"01_a.ipynb": 1.0, "02_b.ipynb": 1.0})
+    monkeypatch.setattr(autograde, "run_harness", lambda *a, **k: Run(ended="crashed"))
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("01_a.ipynb", "02_b.ipynb"):  # the sample twice: the same exercises
+        shutil.copy(FIXTURE / NB, source / name)
+    subs = tmp_path / "subs"
+    write(student_edition(), subs / "ann" / "01_a.ipynb")  # graded last, sorted first
+    (subs / "ann.ipynb").write_text("{}")  # matches no notebook: a row for ann, without one
+    rows = grade(source, subs, tmp_path / "out", exercises=SAMPLE,
+                 secret_file=tmp_path / "secret")  # fmt: skip
+    assert [(r.notebook, r.status) for r in rows] == [
+        ("", "unmatched"),
+        *[("01_a.ipynb", "crashed")] * 3,
+        ("01_a.ipynb", "manual"),
+        *[("02_b.ipynb", "missing")] * 4,
+    ]
+    isolation = limits_description(True)
+    assert isolation.startswith("bubblewrap sandbox, ")
+    assert f"grading 1 submission(s), 1 at a time, budget 60 s each ({isolation})" in (
+        capsys.readouterr().out.splitlines()
+    )
+    info = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert (info["sandbox"], info["isolation"], info["warning"]) == (True, isolation, None)
