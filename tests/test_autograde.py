@@ -10,8 +10,10 @@ The hostile corpus on the real course is tests/test_grading_hostile.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -316,10 +318,16 @@ def test_a_reference_that_fails_its_own_tests_stops_the_run(tmp_path):
         lambda: 761,
         exact=True,
     )
+    wrong["ex2-relu-tests"] = dataclasses.replace(
+        SAMPLE["ex2-relu-tests"], reference=lambda x: (np.maximum(x, 1.0), (x.copy(),))
+    )
     (tmp_path / "subs").mkdir()
-    with pytest.raises(
-        GradingError, match=r"instructor's own solutions.*ex3-params-tests: failed hidden"
-    ):
+    expected = (
+        "the instructor's own solutions fail their tests, so no submission can be graded "
+        f"fairly: {NB} ex2-relu-tests: failed hidden tests; {NB} ex3-params-tests: failed hidden"
+        " tests"
+    )
+    with pytest.raises(GradingError, match=f"^{re.escape(expected)}$"):
         grade(FIXTURE, tmp_path / "subs", tmp_path / "out", exercises=wrong,
               secret_file=tmp_path / "s", quiet=True)  # fmt: skip
 
@@ -470,3 +478,275 @@ def test_real_nbgrader_agrees(tmp_path, course):
     ours = {r.exercise: r.points for r in rows if r.status != "manual"}
     assert ours == nbgrader_points == {"ex1-mse-tests": 2.0, "ex2-relu-tests": 0.0,
                                        "ex3-params-tests": 1.0}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- #
+# A whole run without a sandbox (no bubblewrap needed): rows, reports, shards
+# --------------------------------------------------------------------------- #
+def test_a_run_without_a_sandbox_gives_every_entry_its_rows(tmp_path, capsys):
+    from coursekit.grading.autograde import Row, _fingerprint, limits_description
+
+    subs = tmp_path / "subs"
+    write(nbformat.read(FIXTURE / NB, as_version=4), subs / "instructor" / NB)
+    write(student_edition(), subs / "untouched.ipynb")
+    (subs / ".hidden").mkdir()
+    (subs / "corrupt.ipynb").write_text("{", encoding="utf-8")
+    (subs / "nothing").mkdir()
+    (subs / "notes.txt").write_text("no notebook")
+    (tmp_path / "secret").write_text("a secret of at least 16 bytes\n")
+    args = dict(exercises=SAMPLE, sandbox=False, secret_file=tmp_path / "secret")
+    rows = grade(FIXTURE, subs, tmp_path / "out", **args)
+    ids = [("ex1-mse-tests", 2.0), ("ex2-relu-tests", 2.0), ("ex3-params-tests", 1.0)]
+
+    def same(student, status):
+        return [Row(student, NB, g, 0.0, p, status) for g, p in ids]
+
+    manual = [Row(s, NB, "q1-sharing", 0.0, 1.0, "manual") for s in ("instructor", "untouched")]
+    assert rows == [
+        Row(".hidden", "", "", 0.0, 0.0, "ignored"),
+        *same("corrupt", "unreadable"),
+        Row("corrupt", NB, "q1-sharing", 0.0, 1.0, "unreadable"),
+        *[Row("instructor", NB, g, p, p, "passed") for g, p in ids],
+        manual[0],
+        Row("notes.txt", "", "", 0.0, 0.0, "unmatched"),
+        *same("nothing", "missing"),
+        Row("nothing", NB, "q1-sharing", 0.0, 1.0, "missing"),
+        *same("untouched", "not attempted"),
+        manual[1],
+    ]
+    out = tmp_path / "out"
+    assert [Row(**r) for r in json.loads((out / "scores.json").read_text())] == rows
+    info = json.loads((out / "grading.json").read_text())
+    assert list(info) == [
+        "date", "notebooks", "source_sha256", "secret_fingerprint", "sandbox", "isolation",
+        "warning", "budget_s", "reference_s", "memory_mb", "pids", "shard", "students", "seconds",
+    ]  # fmt: skip
+    students = [".hidden", "corrupt", "instructor", "notes.txt", "nothing", "untouched"]
+    assert {k: info[k] for k in list(info)[1:8]} == {
+        "notebooks": [NB],
+        "source_sha256": {NB: tree_hash(FIXTURE)[NB]},
+        "secret_fingerprint": _fingerprint(b"a secret of at least 16 bytes"),
+        "sandbox": False,
+        "isolation": limits_description(False),
+        "warning": "graded without a sandbox (--no-sandbox)",
+        "budget_s": 60.0,  # the instructor's solutions take far less than 12 s
+    }
+    assert list(info["reference_s"]) == [NB] and 0 < info["reference_s"][NB] < 12
+    assert (info["memory_mb"], info["pids"], info["shard"]) == (3072, 128, "1/1")
+    assert info["students"] == students and 0 < info["seconds"] < 600
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == [s + ".md" for s in students]
+    assert (
+        "\n## 01_sample.ipynb: 5 / 6 points\n" in (out / "feedback" / "instructor.md").read_text()
+    )
+    feedback = (out / "feedback" / "corrupt.md").read_text()
+    assert "\n- the file could not be read as a notebook.\n" in feedback
+    assert (
+        "\n- no notebook of this name was found\n" in (out / "feedback" / "nothing.md").read_text()
+    )
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == (
+        "WARNING: grading WITHOUT a sandbox (--no-sandbox): student code runs with your "
+        "rights and can read and change your files; scores are still decided outside it."
+    )
+    assert printed[1] == "checking the instructor's solutions of 1 notebook(s) ..."
+    assert printed[2] == (
+        f"grading 2 submission(s), 1 at a time, budget 60 s each ({limits_description(False)})"
+    )
+    assert printed[-1] == f"wrote {out}/scores.csv (18 rows), gradebook.csv and feedback/"
+
+    # The second of three shares: every third student, from the second one on.
+    rows = grade(FIXTURE, subs, tmp_path / "shard", shard="2/3", quiet=True, budget_s=30,
+                 call_s=5, **args)  # fmt: skip
+    assert [r.student for r in rows] == ["corrupt"] * 4 + ["nothing"] * 4
+    info = json.loads((tmp_path / "shard" / "grading.json").read_text())
+    assert (info["shard"], info["students"], info["budget_s"]) == (
+        "2/3",
+        ["corrupt", "nothing"],
+        30,
+    )
+    assert capsys.readouterr().out == ""
+
+
+def test_grade_argument_errors_are_exact(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (tmp_path / "link").symlink_to(subs, target_is_directory=True)
+
+    def refused(error, message, *args, **kwargs):
+        with pytest.raises(error, match=f"^{re.escape(message)}$"):
+            grade(*args, **{"exercises": SAMPLE, "sandbox": False, "quiet": True, **kwargs})
+
+    none = tmp_path / "none"
+    refused(FileNotFoundError, f"source_dir must be a directory, got {str(none)!r}", none, subs)
+    for bad in (none, tmp_path / "link", FIXTURE / NB):
+        message = f"submissions_dir must be a directory (not a link), got {str(bad)!r}"
+        refused(FileNotFoundError, message, FIXTURE, bad)
+    refused(ValueError, "jobs must be an integer >= 1, got 0", FIXTURE, subs, jobs=0)
+    refused(ValueError, "memory_mb must be an integer >= 1, got 0", FIXTURE, subs, memory_mb=0)
+    refused(ValueError, "pids must be an integer >= 1, got 0", FIXTURE, subs, pids=0)
+    for budget in (0, -1.5, float("nan")):
+        message = f"budget_s must be a positive number of seconds, got {budget!r}"
+        refused(GradingError, message, FIXTURE, subs, budget_s=budget)
+    for call in (0, float("nan")):
+        message = f"call_s must be a positive number of seconds, got {call!r}"
+        refused(GradingError, message, FIXTURE, subs, call_s=call)
+    refused(GradingError, "shard K/N needs 1 <= K <= N, got '3/2'", FIXTURE, subs, shard="3/2")
+    for out in (subs, subs / "grades", tmp_path, FIXTURE / "grades"):
+        message = f"out_dir must lie outside the source and submissions folders, got {str(out)!r}"
+        refused(GradingError, message, FIXTURE, subs, out)
+    secret = tmp_path / "out" / "secret"
+    message = (
+        "secret_file must lie outside the source, submissions and output folders, "
+        f"got {str(secret)!r} (inside {str(tmp_path / 'out')!r})"
+    )
+    refused(GradingError, message, FIXTURE, subs, tmp_path / "out", secret_file=secret)
+    # Limits just above zero are allowed (the run then stops at the secret, inside out).
+    refused(GradingError, message, FIXTURE, subs, tmp_path / "out", secret_file=secret,
+            budget_s=0.5, call_s=0.5)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "subs"]
+
+
+def test_grade_defaults(tmp_path, monkeypatch, capsys):
+    from coursekit.grading import sandbox
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    monkeypatch.chdir(subs)  # the default out_dir, "grades", is then inside subs
+    message = "out_dir must lie outside the source and submissions folders, got 'grades'"
+    with pytest.raises(GradingError, match=f"^{re.escape(message)}$"):
+        grade(FIXTURE, subs)
+    monkeypatch.chdir(tmp_path)
+
+    def unavailable():
+        raise sandbox.SandboxUnavailable("no bubblewrap here")
+
+    monkeypatch.setattr(sandbox, "check_sandbox", unavailable)
+    with pytest.raises(sandbox.SandboxUnavailable, match="^no bubblewrap here$"):
+        grade(FIXTURE, subs, quiet=True)  # sandboxed unless told otherwise
+    # The default secret (made quietly), and the course's own exercises by default.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    expected = r"^01_sample\.ipynb: no exercise spec for the graded cell\(s\) \["
+    with pytest.raises(GradingError, match=expected):
+        grade(FIXTURE, subs, sandbox=False, quiet=True)
+    assert len((tmp_path / "cfg" / "coursekit" / "grading-secret").read_text().strip()) == 64
+    assert capsys.readouterr().out == ""
+    assert not (tmp_path / "grades").exists()
+
+
+def test_the_sandbox_hides_the_graders_files_and_forbidden_modules(tmp_path):
+    require_sandbox()
+    exercises = dict(SAMPLE)
+    exercises["ex3-params-tests"] = dataclasses.replace(
+        SAMPLE["ex3-params-tests"], forbid=("fractions",)
+    )
+    secret = tmp_path / "secret"
+    secret.write_text("a secret of at least 16 bytes\n")
+    peek = f"import os\ndef n_params():\n    return 0 if os.path.exists({str(secret)!r}) else 760"
+    forbidden = "def n_params():\n    import fractions\n    return 760"
+    subs = tmp_path / "subs"
+    for student, code in (("peek", peek), ("forbidden", forbidden)):
+        write(answer(student_edition(), n_params=code), subs / student / NB)
+    rows = grade(FIXTURE, subs, tmp_path / "out", exercises=exercises, secret_file=secret,
+                 budget_s=60, quiet=True)  # fmt: skip
+    status = {r.student: r.status for r in rows if r.exercise == "ex3-params-tests"}
+    assert status == {"forbidden": "failed", "peek": "passed"}
+
+
+def test_without_a_sandbox_the_students_code_sees_the_graders_files(tmp_path):
+    # Why --no-sandbox warns: nothing is hidden (scores are still decided outside).
+    secret = tmp_path / "secret"
+    secret.write_text("a secret of at least 16 bytes\n")
+    peek = f"import os\ndef n_params():\n    return 760 if os.path.exists({str(secret)!r}) else 0"
+    write(answer(student_edition(), n_params=peek), tmp_path / "subs" / "peek" / NB)
+    rows = grade(FIXTURE, tmp_path / "subs", tmp_path / "out", exercises=SAMPLE, sandbox=False,
+                 secret_file=secret, budget_s=60, quiet=True)  # fmt: skip
+    assert [r.status for r in rows if r.exercise == "ex3-params-tests"] == ["passed"]
+
+
+def test_the_limits_and_budget_a_run_passes_on(tmp_path, monkeypatch, capsys):
+    from coursekit.grading import autograde
+    from coursekit.grading.sandbox import Limits, Run
+
+    checks, runs = [], []
+
+    def self_check(sources, secret, limits, sandbox, jobs):
+        checks.append((list(sources), limits, sandbox, jobs))
+        return {NB: 20.125}  # the instructor's solutions took 20 s: 5 x 20 s per submission
+
+    def run_harness(first, second, limits, forbid=(), sandbox=True):
+        runs.append((limits, forbid, sandbox))
+        return Run(ended="memory")
+
+    monkeypatch.setattr(autograde, "_self_check", self_check)
+    monkeypatch.setattr(autograde, "run_harness", run_harness)
+    exercises = dict(SAMPLE)
+    exercises["ex3-params-tests"] = dataclasses.replace(
+        SAMPLE["ex3-params-tests"], forbid=("socket", "fractions")
+    )
+    forbid = ("fractions", "socket")
+    nb = student_edition()
+    nb.cells = [c for c in nb.cells if gid(c) != "ex3-params"]
+    write(nb, tmp_path / "subs" / "ann" / NB)
+    args = dict(exercises=exercises, secret_file=tmp_path / "secret", quiet=True, sandbox=False)
+    rows = grade(FIXTURE, tmp_path / "subs", tmp_path / "out", jobs=2, call_s=4, memory_mb=1000,
+                 pids=50, **args)  # fmt: skip
+    assert capsys.readouterr().out == ""
+    assert checks == [([NB], Limits(wall_s=600.0, call_s=4, memory_mb=1000, pids=50), False, 2)]
+    assert runs == [(Limits(wall_s=100.625, call_s=4, memory_mb=1000, pids=50), forbid, False)]
+    assert [r.status for r in rows] == ["out of memory"] * 3 + ["manual"]
+    info = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert (info["budget_s"], info["reference_s"]) == (100.6, {NB: 20.12})
+    assert isinstance(info["seconds"], float) and info["seconds"] == round(info["seconds"], 1)
+    assert info["date"].endswith("+00:00")
+    feedback = (tmp_path / "out" / "feedback" / "ann.md").read_text()
+    assert "\n- solution cell 'ex3-params' is missing: counted as not attempted.\n" in feedback
+    # The default per-call limit; the budget as written in grading.json.
+    runs.clear()
+    grade(FIXTURE, tmp_path / "subs", tmp_path / "out1", budget_s=33.333, **args)
+    assert runs == [(Limits(wall_s=33.333, call_s=30.0, memory_mb=3072, pids=128), forbid, False)]
+    assert json.loads((tmp_path / "out1" / "grading.json").read_text())["budget_s"] == 33.3
+    # A budget below the per-call limit is the per-call limit too.
+    runs.clear()
+    grade(FIXTURE, tmp_path / "subs", tmp_path / "out2", budget_s=3, call_s=4, **args)
+    assert runs == [(Limits(wall_s=3, call_s=3, memory_mb=3072, pids=128), forbid, False)]
+
+
+def test_a_course_without_notebooks_grades_nothing(tmp_path):
+    (tmp_path / "source").mkdir()
+    (tmp_path / "subs").mkdir()
+    rows = grade(tmp_path / "source", tmp_path / "subs", tmp_path / "out", exercises=SAMPLE,
+                 sandbox=False, secret_file=tmp_path / "secret", quiet=True)  # fmt: skip
+    assert rows == []
+    info = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert (info["budget_s"], info["reference_s"], info["notebooks"]) == (60.0, {}, [])
+
+
+def test_rows_are_sorted_by_student_then_notebook(tmp_path, monkeypatch, capsys):
+    from coursekit.grading import autograde, sandbox
+    from coursekit.grading.sandbox import Run, limits_description
+
+    monkeypatch.setattr(sandbox, "check_sandbox", lambda: "/usr/bin/bwrap")
+    monkeypatch.setattr(autograde, "_self_check", lambda *a: {"01_a.ipynb": 1.0, "02_b.ipynb": 1.0})
+    monkeypatch.setattr(autograde, "run_harness", lambda *a, **k: Run(ended="crashed"))
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("01_a.ipynb", "02_b.ipynb"):  # the sample twice: the same exercises
+        shutil.copy(FIXTURE / NB, source / name)
+    subs = tmp_path / "subs"
+    write(student_edition(), subs / "ann" / "01_a.ipynb")  # graded last, sorted first
+    (subs / "ann.ipynb").write_text("{}")  # matches no notebook: a row for ann, without one
+    rows = grade(source, subs, tmp_path / "out", exercises=SAMPLE,
+                 secret_file=tmp_path / "secret")  # fmt: skip
+    assert [(r.notebook, r.status) for r in rows] == [
+        ("", "unmatched"),
+        *[("01_a.ipynb", "crashed")] * 3,
+        ("01_a.ipynb", "manual"),
+        *[("02_b.ipynb", "missing")] * 4,
+    ]
+    isolation = limits_description(True)
+    assert isolation.startswith("bubblewrap sandbox, ")
+    assert f"grading 1 submission(s), 1 at a time, budget 60 s each ({isolation})" in (
+        capsys.readouterr().out.splitlines()
+    )
+    info = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert (info["sandbox"], info["isolation"], info["warning"]) == (True, isolation, None)
