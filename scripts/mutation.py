@@ -59,6 +59,9 @@ def _config(module: str, tests: list[str]) -> str:
     return f"""
 [tool.mutmut]
 source_paths = ["coursekit/"]
+# mutmut runs the tests in mutants/, where it copies only the sources and tests/:
+# the data modules' tests read the shipped files in data/ too
+also_copy = ["data/"]
 only_mutate = ["coursekit/{module}.py"]
 pytest_add_cli_args_test_selection = [{args}]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", "-q"]
