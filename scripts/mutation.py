@@ -41,7 +41,11 @@ MODULES: dict[str, list[str]] = {
     "grading/autograde": ["tests/test_grading_units.py", "tests/test_autograde.py"],
     # coursekit.datasets re-exports what these five modules define; its own code is load_dataset
     "datasets": ["tests/test_datasets.py"],
-    "download": ["tests/test_datasets.py", "tests/test_download_sources.py"],
+    "download": [
+        "tests/test_datasets.py",
+        "tests/test_download_sources.py",
+        "tests/test_download.py",
+    ],
     "shipped": ["tests/test_datasets.py"],
     "splits": ["tests/test_datasets.py"],
     "standardization": ["tests/test_datasets.py"],
