@@ -364,6 +364,45 @@ def test_load_sample_image_rejects_unknown_name():
         ds.load_sample_image("lena")
 
 
+def test_the_default_sample_image_is_the_camera():
+    np.testing.assert_array_equal(ds.load_sample_image(), ds.load_sample_image("camera"))
+    with pytest.raises(TypeError, match=r"^as_gray must be True or False, got 1$"):
+        ds.load_sample_image("camera", as_gray=1)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "LA"])
+def test_photographs_in_other_modes_load_as_rgb(tmp_path, monkeypatch, mode):
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    (tmp_path / "images").mkdir()
+    if mode == "LA":  # grey with alpha: converted to RGB like any mode that is not L or RGB
+        rgb[..., 1] = rgb[..., 2] = rgb[..., 0]
+        saved = Image.fromarray(rgb[..., 0]).convert("LA")
+    else:
+        saved = Image.fromarray(rgb).convert(mode)
+    saved.save(tmp_path / "images" / "odd.png")
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    assert ds.list_sample_images() == ["odd"]
+    with Image.open(tmp_path / "images" / "odd.png") as im:
+        assert im.mode == mode
+        expected = np.asarray(im.convert("RGB")) / 255.0
+    img = ds.load_sample_image("odd")
+    assert img.shape == (5, 7, 3) and img.dtype == np.float64
+    np.testing.assert_array_equal(img, expected)
+    if mode != "P":  # a palette may round the colours
+        np.testing.assert_array_equal(img, rgb / 255.0)
+
+
+def test_no_photographs_names_the_first_one_expected(tmp_path, monkeypatch):
+    (tmp_path / "images").mkdir()
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    where = re.escape(f"COURSEKIT_DATA={str(tmp_path)!r}")
+    path = re.escape(str(tmp_path.resolve() / "images" / "camera.png"))
+    with pytest.raises(
+        FileNotFoundError, match=rf"^shipped data file {path} not found \(looked in {where}\)"
+    ):
+        ds.list_sample_images()
+
+
 # --------------------------------------------------------------------------- download path
 
 
