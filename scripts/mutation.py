@@ -48,8 +48,8 @@ MODULES: dict[str, list[str]] = {
     ],
     "shipped": ["tests/test_datasets.py"],
     "splits": ["tests/test_datasets.py"],
-    "standardization": ["tests/test_datasets.py"],
-    "loaders": ["tests/test_datasets.py"],
+    "standardization": ["tests/test_datasets.py", "tests/test_loaders.py"],
+    "loaders": ["tests/test_datasets.py", "tests/test_loaders.py"],
 }
 
 # mutmut's exit codes per mutant, by status name (mutmut 3.x `results --all true` output).
