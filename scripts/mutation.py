@@ -47,7 +47,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_download.py",
     ],
     "shipped": ["tests/test_datasets.py"],
-    "splits": ["tests/test_datasets.py"],
+    "splits": ["tests/test_datasets.py", "tests/test_splits.py"],
     "standardization": ["tests/test_datasets.py", "tests/test_loaders.py"],
     "loaders": ["tests/test_datasets.py", "tests/test_loaders.py"],
 }
