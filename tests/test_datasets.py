@@ -28,6 +28,7 @@ from torchvision import datasets as tvd
 
 from coursekit import datasets as ds
 from coursekit import distributed
+from coursekit.splits import _resize
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -167,6 +168,36 @@ def test_image_size_resizes_the_8x8_digits():
         np.testing.assert_allclose(X_big[0], np.asarray(pil), atol=1e-5)
     padded = ds.load_digits("digits8x8", image_size=12, resize="pad")
     np.testing.assert_array_equal(padded.test[0][:, :, 2:10, 2:10], small.test[0])
+
+
+def test_auto_resize_interpolates_digits_that_must_shrink():
+    small = ds.load_digits(image_size=20, limit=50)
+    big = ds.load_digits(limit=50)
+    assert small.image_shape == (1, 20, 20)
+    expected = _resize(big.test[0], 20, "interpolate")
+    np.testing.assert_array_equal(small.test[0], expected)
+
+
+def test_a_limit_too_small_to_leave_training_data_says_so():
+    with pytest.raises(
+        ValueError,
+        match=r"^limit must leave at least one training image after the split, got limit=2$",
+    ):
+        ds.load_digits(limit=2, val_fraction=0.4, test_fraction=0.4)
+    s = ds.load_digits(limit=3, val_fraction=0.4, test_fraction=0.4)
+    assert [len(y) for _, y in (s.train, s.val, s.test)] == [1, 1, 1]
+
+
+def test_shipped_files_holding_pickles_are_refused(tmp_path, monkeypatch):
+    """A shared $COURSEKIT_DATA folder is never unpickled (np.load's allow_pickle=False)."""
+    shutil.copytree(DATA, tmp_path, dirs_exist_ok=True)
+    images, labels = _raw("mnist5k")
+    np.savez(tmp_path / "mnist5k.npz", images=images, labels=labels.astype(object))
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    with pytest.raises(
+        ValueError, match=r"^Object arrays cannot be loaded when allow_pickle=False$"
+    ):
+        ds.load_digits()
 
 
 def test_load_dataset_digits_is_the_shipped_default(mnist5k):

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 from coursekit import splits as sp
-from coursekit.shipped import load_digits
 
 
 def _X(n, c=1, h=2, w=2):
@@ -241,27 +240,6 @@ def test_make_splits_scales_shapes_and_names():
     assert s.name == "mine" and s.classes == ["x", "y"] and s.image_shape == (3, 4, 4)
     assert s.test[1].dtype == np.int64 and s.train[0][:, :, 1:3, 1:3].min() == 1.0
     assert s.train[0].sum() == 2 * 3 * 4
-
-
-# --------------------------------------------------------------------------- through load_digits
-
-
-def test_auto_resize_interpolates_digits_that_must_shrink():
-    small = load_digits(image_size=20, limit=50)
-    big = load_digits(limit=50)
-    assert small.image_shape == (1, 20, 20)
-    expected = sp._resize(big.test[0], 20, "interpolate")
-    np.testing.assert_array_equal(small.test[0], expected)
-
-
-def test_a_limit_too_small_to_leave_training_data_says_so():
-    with pytest.raises(
-        ValueError,
-        match=r"^limit must leave at least one training image after the split, got limit=2$",
-    ):
-        load_digits(limit=2, val_fraction=0.4, test_fraction=0.4)
-    s = load_digits(limit=3, val_fraction=0.4, test_fraction=0.4)
-    assert [len(y) for _, y in (s.train, s.val, s.test)] == [1, 1, 1]
 
 
 def test_the_class_names_of_each_data_set():
