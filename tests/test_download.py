@@ -529,10 +529,3 @@ def test_download_dataset_names_the_bad_argument(tmp_path, kwargs, error, match)
     with pytest.raises(error, match=match):
         dl.download_dataset(root=tmp_path / "full", **kwargs)
     assert not (tmp_path / "full").exists()
-
-
-def test_the_default_timeout_is_30_seconds():
-    import inspect
-
-    for fn in (dl.download_and_verify, dl.download_dataset):
-        assert inspect.signature(fn).parameters["timeout"].default == 30
