@@ -40,7 +40,7 @@ MODULES: dict[str, list[str]] = {
     "grading/workspace": ["tests/test_workspace.py"],
     "grading/autograde": ["tests/test_grading_units.py", "tests/test_autograde.py"],
     # coursekit.datasets re-exports what these five modules define; its own code is load_dataset
-    "datasets": ["tests/test_datasets.py"],
+    "datasets": ["tests/test_datasets.py", "tests/test_load_dataset.py"],
     "download": [
         "tests/test_datasets.py",
         "tests/test_download_sources.py",
