@@ -92,6 +92,9 @@ def test_the_summary_counts_every_split_and_the_pixel_range():
         "  val        2 images (1-1 per class)\n"
         "  test       0 images (empty)"
     )
+    # a class absent from a split counts 0 there, the last one too
+    s.test = (X[:2], np.array([0, 0]))
+    assert s.summary().endswith("\n  test       2 images (0-2 per class)")
     s.name = "toy"
     s.val = (val + 0.5, s.val[1])  # the largest pixel is in another split
     assert s.summary().startswith(
