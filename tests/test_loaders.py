@@ -260,6 +260,11 @@ def test_statistics_are_float64_even_for_float32_images():
         ValueError, match=r"^X must hold at least one image, got shape \(0, 2, 3, 3\)$"
     ):
         S.normalization_stats(X[:0])
+    for fn in (S.normalization_stats, lambda X: S.normalize(X, [0.0], [1.0])):
+        with pytest.raises(
+            TypeError, match=r"^X must hold real numbers \(float or int\), got dtype <U1 "
+        ):
+            fn([[[["a"]]]])
 
 
 def test_normalize_keeps_a_float_dtype_and_makes_ints_float64():

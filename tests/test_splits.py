@@ -200,6 +200,10 @@ def test_channels_repeat_grey_or_weigh_rgb_with_bt601():
         ValueError, match=r"^channels must be 1 or 3 for images with 2 channels, got 3$"
     ):
         sp._set_channels(rng.random((1, 2, 3, 3)), 3)
+    with pytest.raises(
+        ValueError, match=r"^channels must be 1 or 3 for images with 2 channels, got 1$"
+    ):
+        sp._set_channels(rng.random((1, 2, 3, 3)), 1)
 
 
 @pytest.mark.parametrize(
