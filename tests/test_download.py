@@ -529,3 +529,16 @@ def test_download_dataset_names_the_bad_argument(tmp_path, kwargs, error, match)
     with pytest.raises(error, match=match):
         dl.download_dataset(root=tmp_path / "full", **kwargs)
     assert not (tmp_path / "full").exists()
+
+
+def test_a_new_nested_root_without_download_names_the_missing_file(tmp_path):
+    root = tmp_path / "a" / "b"
+    raw = root / "MNIST" / "raw"
+    md5 = dict(tvd.MNIST.resources)["train-images-idx3-ubyte.gz"]
+    message = (
+        f"MNIST file train-images-idx3-ubyte.gz not found in {raw}; call load_dataset(..., "
+        f"download=True) or copy train-images-idx3-ubyte.gz (md5 {md5}) there"
+    )
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
+        dl.load_full_pools("mnist", root, False, 30)
+    assert raw.is_dir() and _files_under(tmp_path) == []

@@ -289,3 +289,11 @@ def test_normalize_keeps_a_float_dtype_and_makes_ints_float64():
 def test_normalize_names_the_bad_statistics(mean, std, match):
     with pytest.raises(ValueError, match=match):
         S.normalize(np.zeros((1, 2, 2, 2)), mean, std)
+
+
+def test_images_that_are_not_4d_are_named():
+    for fn in (S.normalization_stats, lambda X: S.normalize(X, [0.0] * 3, [1.0] * 3)):
+        with pytest.raises(
+            ValueError, match=r"^X must be 4-D \(N, C, H, W\), got 3-D with shape \(2, 3, 4\)$"
+        ):
+            fn(np.zeros((2, 3, 4)))
