@@ -174,6 +174,7 @@ def test_auto_resize_interpolates_digits_that_must_shrink():
     small = ds.load_digits(image_size=20, limit=50)
     big = ds.load_digits(limit=50)
     assert small.image_shape == (1, 20, 20)
+    assert small.name == "mnist5k" and ds.load_digits("digits8x8", limit=50).name == "digits8x8"
     expected = _resize(big.test[0], 20, "interpolate")
     np.testing.assert_array_equal(small.test[0], expected)
 
