@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torchvision.datasets.utils as tv_utils
-from full_mode_fixtures import serve_fixtures
+from full_mode_fixtures import serve_fixtures, write_fixtures
 from torchvision import datasets as tvd
 
 from coursekit import datasets, distributed
@@ -542,3 +542,53 @@ def test_a_new_nested_root_without_download_names_the_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
         dl.load_full_pools("mnist", root, False, 30)
     assert raw.is_dir() and _files_under(tmp_path) == []
+
+
+def _mnist_source(tmp_path, monkeypatch, server, mode=None) -> dict:
+    """Serve the fixtures' MNIST from this module's server (``mode`` for every file)."""
+    config = write_fixtures(tmp_path / "www", n_train=50, n_test=10)["mnist"]
+    for name in config["md5"]:
+        server.routes[f"/m/{name}"] = ((tmp_path / "www" / "mnist" / name).read_bytes(), mode)
+    _sources(
+        tmp_path, monkeypatch, {"mnist": {"mirrors": [server.url + "/m/"], "md5": config["md5"]}}
+    )
+    return config
+
+
+def test_the_timeout_reaches_the_download(tmp_path, monkeypatch, server):
+    _mnist_source(tmp_path, monkeypatch, server, mode="slow")
+    with pytest.raises(
+        dl.DownloadError, match=r"train-images-idx3-ubyte\.gz: TimeoutError: timed out\. You seem"
+    ):
+        dl.download_dataset("mnist", root=tmp_path / "full", timeout=0.5)
+
+
+def test_the_full_pools_are_uint8_nchw_images_and_int64_labels(tmp_path, monkeypatch, server):
+    _mnist_source(tmp_path, monkeypatch, server)
+    (train_x, train_y), (test_x, test_y) = dl.load_full_pools("mnist", tmp_path / "full", True, 30)
+    assert train_x.shape == (50, 1, 28, 28) and test_x.shape == (10, 1, 28, 28)
+    assert train_x.dtype == test_x.dtype == np.uint8
+    assert train_y.dtype == test_y.dtype == np.int64
+    assert sorted(np.bincount(train_y).tolist()) == [5] * 10
+
+
+@pytest.mark.parametrize("download", [True, False])
+def test_a_corrupt_archive_is_announced_then_deleted(tmp_path, monkeypatch, server, download):
+    config = _mnist_source(tmp_path, monkeypatch, server)
+    raw = tmp_path / "full" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    archive = raw / "train-images-idx3-ubyte.gz"
+    archive.write_bytes(b"not the archive")
+    message = f"{archive} has the wrong checksum (incomplete or corrupt); it is deleted"
+    message += " and downloaded again" if download else ""
+    with pytest.warns(UserWarning) as record:
+        if download:
+            dl.load_full_pools("mnist", tmp_path / "full", True, 30)
+            assert dl.md5sum(archive) == config["md5"][archive.name]
+        else:
+            with pytest.raises(
+                FileNotFoundError, match=r"^MNIST file train-images-idx3-ubyte\.gz not found"
+            ):
+                dl.load_full_pools("mnist", tmp_path / "full", False, 30)
+            assert not archive.exists()
+    assert [str(w.message) for w in record] == [message]

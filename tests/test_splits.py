@@ -142,6 +142,10 @@ def test_stratified_subset_keeps_the_order_and_needs_a_limit_below_the_size():
     assert len(sub) == 6 and np.all(np.diff(sub) > 0)
     assert np.bincount(y[sub]).tolist() == [3, 3]
     assert len(sp._stratified_subset(y, 19, rng)) == 19
+    # taking everything draws nothing: the split that follows is the same as without a limit
+    rng, fresh = np.random.default_rng(5), np.random.default_rng(5)
+    sp._stratified_subset(y, 20, rng)
+    assert rng.random() == fresh.random()
 
 
 # --------------------------------------------------------------------------- shaping images
@@ -162,6 +166,10 @@ def test_padding_centres_the_images_and_refuses_to_shrink():
     assert sp._resize(X, None, "pad") is X
     square = X[:, :, :, :3]
     assert sp._resize(square, 3, "interpolate") is square
+    # only the side that is smaller is padded
+    np.testing.assert_array_equal(sp._resize(X, 4, "pad")[:, :, :3], X)
+    tall = X.transpose(0, 1, 3, 2)  # 4x3
+    np.testing.assert_array_equal(sp._resize(tall, 4, "pad")[:, :, :, :3], tall)
     for size in (3, 2):  # smaller than the width, or than both sides
         with pytest.raises(
             ValueError,
