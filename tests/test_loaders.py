@@ -297,3 +297,15 @@ def test_images_that_are_not_4d_are_named():
             ValueError, match=r"^X must be 4-D \(N, C, H, W\), got 3-D with shape \(2, 3, 4\)$"
         ):
             fn(np.zeros((2, 3, 4)))
+
+
+def test_statistics_that_are_not_numbers_are_named():
+    X = np.zeros((1, 2, 2, 2))
+    with pytest.raises(
+        TypeError, match=r"^mean must hold real numbers \(float or int\), got dtype <U1 "
+    ):
+        S.normalize(X, ["a", "b"], [1.0, 1.0])
+    with pytest.raises(
+        TypeError, match=r"^std must hold real numbers \(float or int\), got dtype <U1 "
+    ):
+        S.normalize(X, [0.0, 0.0], ["a", "b"])
