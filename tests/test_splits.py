@@ -265,3 +265,22 @@ def test_the_class_names_of_each_data_set():
     assert re.fullmatch(
         r"airplane,automobile,bird,cat,deer,dog,frog,horse,ship,truck", ",".join(sp.CIFAR10_CLASSES)
     )
+
+
+@pytest.mark.parametrize(("side", "size"), [(32, 5), (28, 13), (8, 40)])
+def test_interpolated_white_stays_at_one(side, size):
+    # float32 rounding makes torch's bilinear weights sum to a hair over 1: clamped back
+    t = torch.ones(1, 1, side, side)
+    raw = F.interpolate(
+        t, size=(size, size), mode="bilinear", align_corners=False, antialias=size < side
+    )
+    assert raw.max().item() > 1.0
+    out = sp._resize(np.ones((1, 1, side, side), np.float32), size, "interpolate")
+    assert out.max() == 1.0 and out.min() > 0.99
+
+
+def test_a_part_of_size_zero_after_all_is_used_is_empty():
+    y = np.array([0, 0, 1, 1])
+    parts = sp._stratified_split(y, [4, 0], np.random.default_rng(0))
+    assert [len(p) for p in parts] == [4, 0, 0]
+    np.testing.assert_array_equal(np.sort(parts[0]), np.arange(4))
