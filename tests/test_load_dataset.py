@@ -147,3 +147,9 @@ def test_the_shipped_sets_take_the_same_arguments_as_load_digits():
     )
     assert eight.image_shape == (3, 8, 8) and ds.load_dataset("digits8x8").image_shape == (1, 8, 8)
     assert ds.load_dataset().name == "mnist5k"
+    padded = ds.load_dataset(
+        "digits8x8", image_size=12, resize="pad", limit=60
+    )  # auto would interpolate
+    np.testing.assert_array_equal(
+        padded.test[0][:, :, 2:10, 2:10], ds.load_digits("digits8x8", limit=60).test[0]
+    )

@@ -309,3 +309,13 @@ def test_statistics_that_are_not_numbers_are_named():
         TypeError, match=r"^std must hold real numbers \(float or int\), got dtype <U1 "
     ):
         S.normalize(X, [0.0, 0.0], ["a", "b"])
+
+
+def test_make_loaders_defaults_and_the_length_message(splits):
+    plain, explicit = L.make_loaders(splits), L.make_loaders(splits, batch_size=64, seed=0)
+    assert plain["train"].batch_size == 64 and plain["train"].num_workers == 0
+    np.testing.assert_array_equal(
+        _all(plain["train"])[1].numpy(), _all(explicit["train"])[1].numpy()
+    )
+    with pytest.raises(ValueError, match=r"^X and y must have the same batch size, got 2 and 3 "):
+        L.check_images_and_labels(torch.zeros(2, 1, 2, 2), torch.zeros(3, dtype=torch.int64))
