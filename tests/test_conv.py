@@ -931,3 +931,34 @@ def test_naive_backward_dtypes_follow_the_fast_path(x_dtype, w_dtype, dout_dtype
     for a, b in zip(naive, fast, strict=True):
         assert a.dtype == b.dtype == np.result_type(x_dtype, w_dtype)
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_without_a_known_blas_the_blocks_run_on_one_thread(monkeypatch):
+    """A NumPy whose BLAS threadpoolctl cannot see (none listed): one thread, no pool."""
+    import coursekit.conv as conv
+
+    class NoBlas:
+        def info(self):
+            return []
+
+    monkeypatch.setattr(conv, "_blas", lambda: NoBlas())
+    assert conv._blas_threads() == 1
+    x = np.random.default_rng(4).standard_normal((3, 2, 5, 5))
+    w = np.random.default_rng(5).standard_normal((4, 2, 3, 3))
+    out, cache = conv2d_forward(x, w, None, padding=1)
+    ref = _torch_conv(x, w, None, 1, 1, 1, np.ones_like(out))
+    np.testing.assert_allclose(out, ref[0], **TOL)
+    np.testing.assert_allclose(conv2d_backward(np.ones_like(out), cache)[1], ref[2], **TOL)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_zero_batch_gives_empty_outputs_and_zero_weight_gradients(dtype):
+    """As torch: no images, an empty output, dx empty, dw and db zero."""
+    x = np.zeros((0, 2, 5, 5), dtype=dtype)
+    w = np.random.default_rng(6).standard_normal((3, 2, 3, 3)).astype(dtype)
+    out, cache = conv2d_forward(x, w, np.ones(3, dtype=dtype), padding=1)
+    assert out.shape == (0, 3, 5, 5) and out.dtype == dtype
+    dx, dw, db = conv2d_backward(np.zeros((0, 3, 5, 5), dtype=dtype), cache)
+    assert dx.shape == (0, 2, 5, 5) and dx.dtype == dtype
+    assert dw.shape == w.shape and dw.dtype == dtype and not dw.any()
+    assert db.shape == (3,) and not db.any()
