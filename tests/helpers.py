@@ -26,10 +26,12 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -432,3 +434,22 @@ def make_learner_env(dest: Path, root: Path) -> Path:
         timeout=60,
     )
     return python
+
+
+@contextlib.contextmanager
+def local_http_server(
+    handler: type[BaseHTTPRequestHandler],
+    server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer,
+) -> Iterator[ThreadingHTTPServer]:
+    """An HTTP server on 127.0.0.1, serving from a thread; ``.url`` is its address."""
+    httpd = server_class(("127.0.0.1", 0), handler)
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)

@@ -15,7 +15,6 @@ import stat
 import struct
 import sys
 import tempfile
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import pytest
 import torchvision.datasets.utils as tv_utils
 from full_mode_fixtures import serve_fixtures, write_fixtures
+from helpers import local_http_server
 from torchvision import datasets as tvd
 
 from coursekit import datasets, distributed
@@ -80,16 +80,9 @@ class _Server(ThreadingHTTPServer):
 
 @pytest.fixture
 def server():
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.routes, httpd.requests, httpd.seen = {}, [], None
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with local_http_server(_Handler, _Server) as httpd:
+        httpd.routes, httpd.requests, httpd.seen = {}, [], None
+        yield httpd
 
 
 def _refused_url() -> str:
