@@ -436,13 +436,58 @@ def make_learner_env(dest: Path, root: Path) -> Path:
     return python
 
 
+class RoutesHandler(BaseHTTPRequestHandler):
+    """Serves ``server.routes[path] = (bytes, mode)``, everything else is a 404.
+
+    Every path asked for is appended to ``server.requests``. mode: None (the file),
+    "truncate" (announce the length, send half, hang up), "no-length" (no
+    Content-Length header), "slow" (answer after 2 s), "garbage" (no HTTP at all),
+    "watch" (first call ``server.on_watch()``).
+    """
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.server.requests.append(self.path)
+        if self.path not in self.server.routes:
+            self.send_error(404)
+            return
+        body, mode = self.server.routes[self.path]
+        if mode == "garbage":
+            self.wfile.write(b"garbage")
+            self.close_connection = True
+            return
+        if mode == "slow":
+            time.sleep(2)
+        if mode == "watch":
+            self.server.on_watch()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if mode != "no-length":
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if mode == "truncate" else body)
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # a client that gave up (a timeout test) leaves the reply unwritten: expected
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def local_http_server(
-    handler: type[BaseHTTPRequestHandler],
-    server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer,
+    handler: type[BaseHTTPRequestHandler] = RoutesHandler,
 ) -> Iterator[ThreadingHTTPServer]:
-    """An HTTP server on 127.0.0.1, serving from a thread; ``.url`` is its address."""
-    httpd = server_class(("127.0.0.1", 0), handler)
+    """An HTTP server on 127.0.0.1, serving from a thread; ``.url`` is its address.
+
+    With the default handler, set ``.routes`` (and read ``.requests``) on it.
+    """
+    httpd = _QuietServer(("127.0.0.1", 0), handler)
+    httpd.routes, httpd.requests = {}, []
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True

@@ -16,7 +16,6 @@ import shutil
 import struct
 import tarfile
 import warnings
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -463,34 +462,9 @@ def test_no_photographs_names_the_first_one_expected(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- download path
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Serves ``server.routes[path] = (bytes, mode)``; everything else is a 404."""
-
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        self.server.requests.append(self.path)
-        if self.path not in self.server.routes:
-            self.send_error(404)
-            return
-        body, mode = self.server.routes[self.path]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if mode == "truncate":
-            # announce the full length, send half, hang up: a dropped connection
-            self.wfile.write(body[: len(body) // 2])
-            self.close_connection = True
-        else:
-            self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def server():
-    with local_http_server(_Handler) as httpd:
-        httpd.routes, httpd.requests = {}, []
+    with local_http_server() as httpd:
         yield httpd
 
 

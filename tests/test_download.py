@@ -13,10 +13,7 @@ import json
 import re
 import stat
 import struct
-import sys
 import tempfile
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -38,50 +35,11 @@ def _files_under(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Serves ``server.routes[path] = (bytes, mode)``, everything else is a 404.
-
-    mode: None (the file), "truncate" (announce the length, send half, hang up),
-    "no-length" (no Content-Length header), "slow" (answer after 2 s),
-    "garbage" (no HTTP at all), "watch" (first list ``server.watch``'s files).
-    """
-
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        self.server.requests.append(self.path)
-        if self.path not in self.server.routes:
-            self.send_error(404)
-            return
-        body, mode = self.server.routes[self.path]
-        if mode == "garbage":
-            self.wfile.write(b"garbage")
-            self.close_connection = True
-            return
-        if mode == "slow":
-            time.sleep(2)
-        if mode == "watch":
-            self.server.seen = _files_under(self.server.watch)
-        self.send_response(200)
-        if mode != "no-length":
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body[: len(body) // 2] if mode == "truncate" else body)
-        self.close_connection = True
-
-    def log_message(self, *args):
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        # a client that gave up (the timeout tests) leaves the reply unwritten: expected
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 @pytest.fixture
 def server():
-    with local_http_server(_Handler, _Server) as httpd:
-        httpd.routes, httpd.requests, httpd.seen = {}, [], None
+    with local_http_server() as httpd:
+        httpd.seen = None
+        httpd.on_watch = lambda: setattr(httpd, "seen", _files_under(httpd.watch))
         yield httpd
 
 
