@@ -1,6 +1,7 @@
 """Runs inside the grading sandbox: defines a student's solutions and calls them.
 
-``python -I -m coursekit.grading.harness`` talks to the grader over two pipes,
+Started by the grader as this module run under ``python -I`` with the grader's own
+coursekit first on ``sys.path`` (``sandbox._command``), it talks over two pipes,
 one JSON object per line: requests on standard input, records on the file
 descriptor named on the command line (standard output and error belong to the student's code and are
 thrown away by the grader).
@@ -178,7 +179,7 @@ def _read_request() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -I -m coursekit.grading.harness FD``: records go to file descriptor FD."""
+    """The harness's entry point, argv ``[FD]``: records go to file descriptor FD."""
     global _OUT_FD
     argv = sys.argv[1:] if argv is None else argv
     _OUT_FD = int(argv[0]) if argv else 3
