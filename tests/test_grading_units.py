@@ -612,9 +612,8 @@ def test_feedback_text():
         "",
         "## (no matching notebook): 0 / 0 points",
         "",
-        "- matches no course notebook",
+        "- matches no course notebook",  # no "### " section for a file without exercises
         "",
-        "### : unmatched (0 / 0 points)",
         "## 01_a.ipynb: 2 / 4.5 points",
         "",
         "- a note",
@@ -649,6 +648,7 @@ def test_feedback_text():
         "- case 2: wrong value",
         "- case 3: wrong value",
         "- case 4: wrong value",
+        "",  # every heading is a block of its own
         "## 02_b.ipynb: 0 / 2 points",
         "",
         "### ex3: not attempted (0 / 1 points)",
@@ -1043,6 +1043,43 @@ def test_judge_not_attempted_or_an_error_in_the_cell():
     ]
     row, _ = _judged(failed[:1] + recs, hidden_from=3, cells=cells)
     assert row.status == "not attempted"  # the cell that raised does not name double
+
+
+def test_judge_looks_for_the_target_only_in_the_failed_cells_own_text():
+    # A class named X: the failed cells' sources, joined, must not invent an "X".
+    spec = Exercise("g", "X", _check_double, DOUBLE.hidden, _double_reference)
+    source = _Source("nb.ipynb", None, [_Graded("g", 2.0, spec)], [], ())
+    job = _Job("ann", source, [{"id": "c1", "source": "y = 1"}, {"id": "c2", "source": "z"}], [])
+    stub = "NotImplementedError: write X"
+    failed = [
+        {"kind": "cell", "id": "c1", "status": "error", "error": "E"},
+        {"kind": "cell", "id": "c2", "status": "error", "error": "E"},
+        {"kind": "cell", "id": "c9", "status": "error", "error": "a cell that is not sent"},
+    ]
+    recs = [_err("p:g:0", stub), _err("p:g:1", stub), _err("h:g:0", stub), _err("h:g:1", stub)]
+    _judge(job, Run(records=failed + recs, hidden_from=5), PLAN_G)
+    assert [row.status for row, _ in job.rows] == ["not attempted"]
+
+
+def test_self_check_grades_the_instructors_solutions_as_submissions_are_graded(monkeypatch):
+    seen = []
+
+    def grade_job(job, plan, limits, sandbox):
+        seen.append((job.student, job.source.name, plan, limits, sandbox))
+        job.rows.append((Row(job.student, job.source.name, "g", 2.0, 2.0, "passed"), {}))
+        job.seconds = 1.5
+        return job
+
+    monkeypatch.setattr(autograde, "_grade_job", grade_job)
+    monkeypatch.setattr(autograde, "_plan", lambda source, secret: (source.name, secret))
+    monkeypatch.setattr(autograde, "solution_cells", lambda nb, source: ([], {}))
+    limits = autograde.Limits()
+    for sandbox in (True, False):
+        seen.clear()
+        seconds = autograde._self_check({"nb.ipynb": SOURCE_G}, b"k", limits, sandbox, 1)
+        assert seconds == {"nb.ipynb": 1.5}
+        assert seen == [("(instructor's solutions)", "nb.ipynb", ("nb.ipynb", b"k"), limits, sandbox)]
+        assert seen[0][-1] is sandbox
 
 
 @pytest.mark.parametrize(

@@ -547,6 +547,8 @@ def _feedback(student: str, rows: list[Row], details: dict, notes: dict) -> str:
         nb_rows = [r for r in rows if r.notebook == notebook]
         got = sum(r.points for r in nb_rows)
         total = sum(r.max_points for r in nb_rows)
+        if lines[-1]:
+            lines.append("")  # a heading is a block of its own in Markdown
         lines.append(
             f"## {notebook or '(no matching notebook)'}: {_num(got)} / {_num(total)} points"
         )
@@ -555,6 +557,8 @@ def _feedback(student: str, rows: list[Row], details: dict, notes: dict) -> str:
             lines += [""] + [f"- {n}" for n in remarks]
         printed_once = False
         for r in nb_rows:
+            if not r.exercise:  # a file that matched no notebook: the remark above says why
+                continue
             detail = details.get((student, notebook, r.exercise), {})
             lines += _feedback_exercise(r, detail)
             if detail.get("printed") and not printed_once:
@@ -611,10 +615,6 @@ def _gradebook(rows: list[Row], notebooks: list[str]) -> str:
     """One row per student, one column per notebook (points): Canvas and Moodle import it."""
     students = list(dict.fromkeys(r.student for r in rows if r.notebook))
     table: list[list[Any]] = [["Student", *[Path(n).stem for n in notebooks], "Total"]]
-    possible: dict[str, float] = {}
-    for r in rows:
-        if r.notebook:
-            possible.setdefault((r.student, r.notebook), 0.0)
     for student in students:
         mine = [r for r in rows if r.student == student]
         points = [sum(r.points for r in mine if r.notebook == n) for n in notebooks]
