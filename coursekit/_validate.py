@@ -7,6 +7,8 @@ so a student sees at once which call went wrong.
 from __future__ import annotations
 
 import numbers
+import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,7 +32,10 @@ __all__ = [
     "check_seed",
     "check_rng",
     "shape_str",
+    "user_stacklevel",
 ]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def _describe(x: Any) -> str:
@@ -257,3 +262,17 @@ def check_labels(y: Any, num_classes: int | None, name: str = "y", why: str = ""
             f"{_describe(arr)}"
         )
     return arr
+
+
+def user_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` that points at the first caller outside coursekit.
+
+    Called by the function that warns: a warning then names the learner's line
+    (the notebook cell that called ``load_dataset``), however many coursekit
+    functions lie in between. Python 3.12's ``skip_file_prefixes`` does this,
+    but the course runs on 3.11 too.
+    """
+    frame, level = sys._getframe(1), 1  # level 1: the function that warns
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level

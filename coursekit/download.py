@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coursekit._validate import check_in, check_positive
+from coursekit._validate import check_in, check_positive, user_stacklevel
 from coursekit.shipped import data_dir
 
 __all__ = [
@@ -350,7 +350,7 @@ def _ensure_archive(
         warnings.warn(
             f"{archive} has the wrong checksum (incomplete or corrupt); it is deleted"
             + (" and downloaded again" if download else ""),
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         archive.unlink()
     if not download:

@@ -34,6 +34,7 @@ from coursekit._validate import (
     check_positive,
     check_positive_int,
     check_seed,
+    user_stacklevel,
 )
 from coursekit.device import (
     _as_device,
@@ -781,7 +782,7 @@ def fit(
                 f"the training loss became {train_loss} in epoch {epoch + 1}; stopping. "
                 "Try a smaller learning rate.",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
             break
 

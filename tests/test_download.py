@@ -551,3 +551,4 @@ def test_a_corrupt_archive_is_announced_then_deleted(tmp_path, monkeypatch, serv
                 dl.load_full_pools("mnist", tmp_path / "full", False, 30)
             assert not archive.exists()
     assert [str(w.message) for w in record] == [message]
+    assert record[0].filename == __file__  # the caller's line, not one inside coursekit

@@ -1078,7 +1078,9 @@ def test_self_check_grades_the_instructors_solutions_as_submissions_are_graded(m
         seen.clear()
         seconds = autograde._self_check({"nb.ipynb": SOURCE_G}, b"k", limits, sandbox, 1)
         assert seconds == {"nb.ipynb": 1.5}
-        assert seen == [("(instructor's solutions)", "nb.ipynb", ("nb.ipynb", b"k"), limits, sandbox)]
+        assert seen == [
+            ("(instructor's solutions)", "nb.ipynb", ("nb.ipynb", b"k"), limits, sandbox)
+        ]
         assert seen[0][-1] is sandbox
 
 

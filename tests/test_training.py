@@ -138,6 +138,24 @@ def test_fit_trains_regression_with_custom_loss():
     assert all(math.isnan(a) for a in hist.train_acc + hist.val_acc)
 
 
+def test_a_diverging_run_stops_with_a_warning_at_the_callers_line():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(128, 3, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1e6)  # the loss overflows within an epoch
+    with pytest.warns(RuntimeWarning) as record:
+        hist = fit(model, loader(x, y), epochs=5, optimizer=opt, loss_fn=nn.MSELoss(), **FIT)
+    assert len(hist.train_loss) == 1 and not math.isfinite(hist.train_loss[0])
+    (w,) = record
+    assert str(w.message) == (
+        f"the training loss became {hist.train_loss[0]} in epoch 1; stopping. "
+        "Try a smaller learning rate."
+    )
+    assert w.filename == __file__  # the learner's line, not one inside coursekit
+
+
 def test_epoch_scheduler_steps_once_per_epoch():
     x, y = blobs(64)
     model = small_mlp()

@@ -1,5 +1,8 @@
 """coursekit._validate: the argument checks every module shares."""
 
+import inspect
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -46,3 +49,29 @@ def test_torch_seeds_fit_below_2_to_the_63():
     assert check_seed(2**63 - 1, for_torch=True) == 2**63 - 1
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\]"):
         check_seed(2**63, for_torch=True)
+
+
+def test_user_stacklevel_points_past_every_coursekit_frame():
+    import coursekit
+
+    package = Path(coursekit.__file__).parent
+    # two functions compiled as if they were coursekit's: warn() called through outer()
+    code = (
+        "import warnings\n"
+        "from coursekit._validate import user_stacklevel\n"
+        "def warn():\n"
+        "    warnings.warn('w', stacklevel=user_stacklevel())\n"
+        "    return user_stacklevel()\n"
+        "def outer():\n"
+        "    return warn()\n"
+    )
+    ns: dict = {}
+    exec(compile(code, str(package / "fake_module.py"), "exec"), ns)
+    with pytest.warns(UserWarning) as record:
+        level = ns["outer"]()
+    assert level == 3  # warn, outer, then this test
+    assert record[0].filename == __file__
+    assert record[0].lineno == inspect.currentframe().f_lineno - 3
+    with pytest.warns(UserWarning) as record:
+        assert ns["warn"]() == 2  # called from here directly
+    assert record[0].filename == __file__
