@@ -10,9 +10,17 @@ pair alike instead of landing on one side. The script prints the median ratio
 with its interquartile spread, and the load average before and after the run:
 read a ratio whose spread is wide, or measured under a high load, as rough.
 
+Each timed run starts after a short pause (``--pause-ms``, 20 ms by default).
+Both libraries leave their worker threads spinning for a while after a call
+(torch's OpenMP threads, OpenBLAS's threads), so a run that starts at once
+shares the cores with the other library's idle threads and is charged for
+their spinning; after the pause they have gone to sleep. ``--pause-ms 0``
+times back to back, as this script did before (docs/benchmarks.md has both).
+
     python benchmarks/bench_numpy.py              # full run
     python benchmarks/bench_numpy.py --quick      # fewer repeats, smaller epoch
     python benchmarks/bench_numpy.py --repeats 9
+    python benchmarks/bench_numpy.py --pause-ms 0  # no pause before each timed run
 
 Targets: the NumPy convolution within 1.5x of torch, max pooling and batch norm
 within 2x, the NumPy MLP epoch within 2x.
@@ -46,7 +54,12 @@ CONV_TARGET, POOL_BN_TARGET, MLP_TARGET = 1.5, 2.0, 2.0
 Result = tuple[float, float, float, float, float]
 
 
+# seconds of pause before each timed run (set by --pause-ms): see the module docstring
+PAUSE = 0.02
+
+
 def _time(fn: Callable[[], object]) -> float:
+    time.sleep(PAUSE)  # let the other library's spinning worker threads go to sleep
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -167,6 +180,7 @@ def bench_mlp_epoch(n: int, repeats: int, rng: np.random.Generator) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PAUSE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed pairs per case (default 15, quick 5)"
@@ -174,7 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="fewer repeats and a 1,000-sample epoch"
     )
+    parser.add_argument(
+        "--pause-ms",
+        type=float,
+        default=1000 * PAUSE,
+        help="pause before each timed run, in ms (default %(default)g; 0: back to back)",
+    )
     args = parser.parse_args(argv)
+    if not args.pause_ms >= 0:
+        parser.error(f"--pause-ms must be 0 or more, got {args.pause_ms}")
+    PAUSE = args.pause_ms / 1000
     repeats = args.repeats or (5 if args.quick else 15)
     if repeats < 2:
         parser.error(f"--repeats must be at least 2 to give a spread, got {repeats}")
@@ -183,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"NumPy {np.__version__} vs PyTorch {torch.__version__} on CPU "
-        f"({torch.get_num_threads()} torch threads), float32, {repeats} interleaved pairs"
+        f"({torch.get_num_threads()} torch threads), float32, {repeats} interleaved pairs, "
+        f"{1000 * PAUSE:g} ms pause before each run"
     )
     load_before = _load("before")
     rows = [
