@@ -369,3 +369,13 @@ def test_messages_start_with_the_argument():
         O.SGD([], lr=0.1)
     with pytest.raises(ValueError, match=r"^nesterov must be False unless momentum > 0"):
         O.SGD((p, g), lr=0.1, nesterov=True)
+
+
+def test_repr_shows_the_hyper_parameters_only():
+    p, g = {"w": np.zeros(2)}, {"w": np.zeros(2)}
+    opt = O.SGD((p, g), lr=0.5, momentum=0.9)
+    opt.step()  # with state: still only the hyper-parameters
+    assert repr(opt) == "SGD(lr=0.5, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0)"
+    assert repr(O.Adam((p, g), lr=1e-3)) == (
+        "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0)"
+    )
