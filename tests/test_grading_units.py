@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from helpers import require_sandbox
+from markdown_it import MarkdownIt
 
 from coursekit.checks.framework import Case, run_check
 from coursekit.grading import autograde
@@ -622,6 +623,7 @@ def test_feedback_text():
         "### ex1: passed (2 / 2 points)",
         "",
         "Visible cases (the checks in the notebook): 2 of 2 passed.",
+        "",
         "Hidden tests: 2 of 2 passed.",
         *printed,
         "hi  ",
@@ -636,12 +638,14 @@ def test_feedback_text():
         "- e1",
         "- e2",
         "- e3",
+        "",  # blocks apart: a paragraph after a list would continue its last item
         "Visible cases (the checks in the notebook): 1 of 3 passed.",
         "",
         "```text",
         "wrong value",
         "expected 2",
         "```",
+        "",
         "Hidden tests: 1 of 8 passed.",
         "- a hidden case: wrong shape",
         "- case 1: wrong value",
@@ -661,7 +665,13 @@ def test_feedback_text():
         "",
         "### ex4: timeout (0 / 1 points)",
     ]
-    assert _feedback("alice", rows, details, notes) == "\n".join(expected) + "\n"
+    text = _feedback("alice", rows, details, notes)
+    assert text == "\n".join(expected) + "\n"
+    # Rendered as Markdown (CommonMark), every heading is one and no text joins a list item
+    html = MarkdownIt("commonmark").render(text)
+    assert [html.count(f"<h{i}>") for i in (1, 2, 3)] == [1, 3, 5]
+    assert "<li>e3</li>" in html and "<p>Visible cases (the checks in the notebook): 1 of" in html
+    assert "<p>Hidden tests: 1 of 8 passed.</p>" in html
 
 
 def test_feedback_output_is_cut_past_the_limit(monkeypatch):

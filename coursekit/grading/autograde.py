@@ -596,6 +596,8 @@ def _feedback_exercise(r: Row, detail: dict) -> list[str]:
     public = detail.get("public", [])
     if public:
         passed = sum(1 for p in public if not p)
+        if lines[-1]:
+            lines.append("")  # a paragraph of its own, not part of the list above
         lines.append(
             f"Visible cases (the checks in the notebook): {passed} of {len(public)} passed."
         )
@@ -605,6 +607,8 @@ def _feedback_exercise(r: Row, detail: dict) -> list[str]:
     hidden = detail.get("hidden", [])
     if hidden:
         bad = [(label, problem) for label, problem in hidden if problem]
+        if lines[-1]:
+            lines.append("")
         lines.append(f"Hidden tests: {len(hidden) - len(bad)} of {len(hidden)} passed.")
         for label, problem in bad[:5]:
             lines.append(f"- {label or 'a hidden case'}: {problem}")
