@@ -210,20 +210,17 @@ def mismatch(got: Any, expected: Any, rtol: float, atol: float, path: str = "") 
     if ke == "tensor":
         if got.dtype != expected.dtype:
             return f"wrong dtype{where}"
-        got = got.detach().cpu().numpy() if got.dtype != _bf16() else got.float().numpy()
-        expected = (
-            expected.detach().cpu().numpy()
-            if expected.dtype != _bf16()
-            else expected.float().numpy()
-        )
-        ke = "ndarray"
+        got, expected, ke = _tensor_values(got), _tensor_values(expected), "ndarray"
     if ke == "ndarray":
         if got.dtype != expected.dtype:
             return f"wrong dtype{where}"
         if got.shape != expected.shape:
             return f"wrong shape{where}"
         if expected.dtype.kind in "fc":
-            ok = np.abs(got - expected) <= atol + rtol * np.abs(expected)
+            with np.errstate(invalid="ignore"):  # inf - inf is NaN, not a warning
+                ok = np.abs(got - expected) <= atol + rtol * np.abs(expected)
+            # an infinity (whose tolerance is infinite) is matched only by itself, below
+            ok &= np.isfinite(expected)
             ok |= np.isnan(got) & np.isnan(expected)
             ok |= got == expected  # equal infinities
         else:
@@ -233,7 +230,9 @@ def mismatch(got: Any, expected: Any, rtol: float, atol: float, path: str = "") 
         g, e = float(got), float(expected)
         if math.isnan(e) or math.isnan(g):
             return "" if math.isnan(e) and math.isnan(g) else f"wrong value{where}"
-        return "" if g == e or abs(g - e) <= atol + rtol * abs(e) else f"wrong value{where}"
+        if math.isinf(e):  # its tolerance is infinite: only the same infinity matches
+            return "" if g == e else f"wrong value{where}"
+        return "" if abs(g - e) <= atol + rtol * abs(e) else f"wrong value{where}"
     if ke in ("int", "bool", "str", "NoneType", "dtype"):
         return "" if got == expected else f"wrong value{where}"
     if ke in ("tuple", "list"):
@@ -259,6 +258,12 @@ def _bf16() -> Any:
     import torch
 
     return torch.bfloat16
+
+
+def _tensor_values(t: Any) -> np.ndarray:
+    """A tensor's values as a NumPy array (bfloat16, which NumPy lacks, as float32)."""
+    t = t.detach().cpu()
+    return (t.float() if t.dtype == _bf16() else t).numpy()
 
 
 def check_exercises(exercises: Sequence[Exercise]) -> dict[str, Exercise]:
