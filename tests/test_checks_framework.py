@@ -240,6 +240,37 @@ def test_equal_and_tolerances(capsys):
     assert "item 1: key 'w': values differ" in capsys.readouterr().out
 
 
+def test_an_infinity_is_matched_only_by_itself(capsys):
+    # its tolerance atol + rtol * |inf| would be infinite: any number would pass
+    inf = math.inf
+    assert run_check("x", lambda: inf, [Case(expected=inf)]).passed
+    for wrong in (1.0, -inf, math.nan, 1e308):
+        with pytest.raises(AssertionError):
+            run_check("x", lambda w=wrong: w, [Case(expected=inf)])
+        assert "  problem:  values differ\n" in capsys.readouterr().out
+    with pytest.raises(AssertionError):
+        run_check("x", lambda: inf, [Case(expected=1e308)])  # and inf is not a large number
+    capsys.readouterr()
+
+
+def test_the_grader_reports_a_value_where_an_exception_was_due_as_the_check_does(capsys):
+    from coursekit.checks.framework import collect_cases
+
+    cases = [Case(args=(math.e,), expected=1.0), Case(args=(0.0,), raises=ValueError)]
+
+    def check(f):
+        return run_check("safe_log", f, cases)
+
+    with pytest.raises(AssertionError):
+        check(lambda p: math.log(p) if p > 0 else 0)
+    shown = capsys.readouterr().out
+    collected = collect_cases(check)
+    report = collected.verdict(1, 0)
+    assert report and report in shown  # the same report, word for word
+    assert report.splitlines()[2:] == ["  expected: raise ValueError", "  got:      0"]
+    assert collected.verdict(0, 1.0) == ""
+
+
 class Opaque:
     pass
 

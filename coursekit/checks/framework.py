@@ -304,6 +304,8 @@ def _diff(got: Any, expected: Any, mode: str, rtol: float, atol: float, check_ty
             return "" if got_f == exp_f else "values differ"
         if math.isnan(exp_f) and math.isnan(got_f):
             return ""
+        if math.isinf(exp_f):  # its tolerance would be infinite: only the same infinity passes
+            return "" if got_f == exp_f else "values differ"
         close = abs(got_f - exp_f) <= atol + rtol * abs(exp_f)
         return "" if close else f"values differ by {abs(got_f - exp_f):.3g}"
     if isinstance(expected, tuple | list):
@@ -566,6 +568,12 @@ class Collected:
     def verdict(self, index: int, got: Any) -> str:
         """Return "" if ``got`` passes case ``index``, else the report the student would see."""
         case = self.cases[index]
+        if case.raises is not None:  # a value where an exception was due: as run_check says it
+            return _report(
+                index,
+                case,
+                [("expected", f"raise {case.raises.__name__}"), ("got", short_repr(got))],
+            )
         why = _compare(got, case.expected, self.compare, self.rtol, self.atol, self.check_type)
         if not why:
             return ""
