@@ -32,6 +32,11 @@ __all__ = [
 ]
 
 
+def _in_dtype_of(y, x: np.ndarray):
+    """``y`` in ``x``'s dtype, copied only if its dtype differs (callers never write to it)."""
+    return y.astype(x.dtype, copy=False)
+
+
 def sigmoid(x) -> np.ndarray:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, stable for large |x|.
 
@@ -49,7 +54,7 @@ def sigmoid(x) -> np.ndarray:
     """
     x = as_float_array(x, "x")
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    return _in_dtype_of(np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)), x)
 
 
 def sigmoid_grad(x) -> np.ndarray:
@@ -108,7 +113,7 @@ def relu(x) -> np.ndarray:
     ndarray of shape S
     """
     x = as_float_array(x, "x")
-    return np.maximum(x, 0.0).astype(x.dtype, copy=False)
+    return _in_dtype_of(np.maximum(x, 0.0), x)
 
 
 def relu_grad(x) -> np.ndarray:
@@ -148,7 +153,7 @@ def leaky_relu(x, negative_slope: float = 0.01) -> np.ndarray:
     """
     x = as_float_array(x, "x")
     a = _check_slope(negative_slope)
-    return np.where(x > 0, x, a * x).astype(x.dtype, copy=False)
+    return _in_dtype_of(np.where(x > 0, x, a * x), x)
 
 
 def leaky_relu_grad(x, negative_slope: float = 0.01) -> np.ndarray:
@@ -165,14 +170,14 @@ def leaky_relu_grad(x, negative_slope: float = 0.01) -> np.ndarray:
     """
     x = as_float_array(x, "x")
     a = _check_slope(negative_slope)
-    return np.where(x > 0, 1.0, a).astype(x.dtype, copy=False)
+    return _in_dtype_of(np.where(x > 0, 1.0, a), x)
 
 
 def _prelu_alpha(x: np.ndarray, alpha) -> np.ndarray:
     """Return ``alpha`` shaped to broadcast against ``x`` along axis 1, like ``nn.PReLU``."""
     a = as_float_array(alpha, "alpha")
     if a.ndim == 0 or a.shape == (1,):
-        return a.reshape(()).astype(x.dtype, copy=False)
+        return _in_dtype_of(a.reshape(()), x)
     check_ndim(a, 1, "alpha", "(C,) (one slope per channel) or a scalar")
     if x.ndim < 2 or x.shape[1] != a.shape[0]:
         raise ValueError(
@@ -180,7 +185,7 @@ def _prelu_alpha(x: np.ndarray, alpha) -> np.ndarray:
             f"got x of shape {x.shape}"
         )
     # (C,) -> (1, C, 1, ..., 1) so it lines up with axis 1 of x.
-    return a.reshape((1, -1) + (1,) * (x.ndim - 2)).astype(x.dtype, copy=False)
+    return _in_dtype_of(a.reshape((1, -1) + (1,) * (x.ndim - 2)), x)
 
 
 def prelu(x, alpha) -> np.ndarray:
@@ -199,7 +204,7 @@ def prelu(x, alpha) -> np.ndarray:
     """
     x = as_float_array(x, "x")
     a = _prelu_alpha(x, alpha)
-    return np.where(x > 0, x, a * x).astype(x.dtype, copy=False)
+    return _in_dtype_of(np.where(x > 0, x, a * x), x)
 
 
 def prelu_grad(x, alpha) -> tuple[np.ndarray, np.ndarray]:
@@ -221,8 +226,8 @@ def prelu_grad(x, alpha) -> tuple[np.ndarray, np.ndarray]:
     """
     x = as_float_array(x, "x")
     a = _prelu_alpha(x, alpha)
-    dy_dx = np.where(x > 0, 1.0, a).astype(x.dtype, copy=False)
-    dy_dalpha = np.where(x > 0, 0.0, x).astype(x.dtype, copy=False)
+    dy_dx = _in_dtype_of(np.where(x > 0, 1.0, a), x)
+    dy_dalpha = _in_dtype_of(np.where(x > 0, 0.0, x), x)
     return dy_dx, dy_dalpha
 
 
