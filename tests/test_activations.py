@@ -142,3 +142,102 @@ def test_errors():
         A.leaky_relu(np.zeros(2), "0.1")
     with pytest.raises(TypeError, match="x must hold real numbers"):
         A.relu(np.array(["a", "b"]))
+
+
+# --------------------------------------------------------------------------- #
+# behaviours a planted bug would otherwise slip through (mutation testing)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "f",
+    [
+        A.sigmoid,
+        A.sigmoid_grad,
+        A.tanh,
+        A.tanh_grad,
+        A.relu,
+        A.relu_grad,
+        A.leaky_relu,
+        A.leaky_relu_grad,
+        lambda x: A.prelu(x, 0.1),
+        lambda x: A.prelu_grad(x, 0.1),
+    ],
+)
+def test_messages_name_x(f):
+    # anchored at the start: a mangled or missing name ("XXxXX must", "None must") fails
+    with pytest.raises(TypeError, match=r"^x must hold real numbers \(float or int\), got dtype"):
+        f("a")
+
+
+def test_messages_name_the_slopes():
+    for f in (A.leaky_relu, A.leaky_relu_grad):
+        with pytest.raises(ValueError, match=r"^negative_slope must be finite, got inf$"):
+            f(np.zeros(2), float("inf"))
+        with pytest.raises(TypeError, match=r"^negative_slope must be a real number, got '0.1'$"):
+            f(np.zeros(2), "0.1")
+    for f in (A.prelu, A.prelu_grad):
+        with pytest.raises(TypeError, match=r"^alpha must hold real numbers \(float or int\)"):
+            f(np.zeros((2, 2)), "a")
+        with pytest.raises(
+            ValueError,
+            match=r"^alpha must be 1-D \(C,\) \(one slope per channel\) or a scalar, "
+            r"got 2-D with shape \(2, 2\)$",
+        ):
+            f(np.zeros((2, 2)), np.ones((2, 2)))
+
+
+def test_prelu_per_channel_on_a_two_d_input_matches_torch():
+    # (N, C) input: the channels are axis 1, as for nn.PReLU(C) after a Linear layer
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3))
+    alpha = np.array([0.1, 0.2, 0.3])
+    xt = torch.tensor(x, requires_grad=True)
+    at = torch.tensor(alpha, requires_grad=True)
+    yt = F.prelu(xt, at)
+    yt.sum().backward()
+    np.testing.assert_allclose(A.prelu(x, alpha), yt.detach().numpy(), rtol=1e-15)
+    dy_dx, dy_dalpha = A.prelu_grad(x, alpha)
+    np.testing.assert_allclose(dy_dx, xt.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(dy_dalpha.sum(axis=0), at.grad.numpy(), rtol=1e-14)
+
+
+def test_prelu_one_element_alpha_is_one_shared_slope_like_torch():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 3))  # 3 channels, yet one slope of shape (1,) serves them all
+    one = np.array([0.3])
+    np.testing.assert_array_equal(A.prelu(x, one), A.prelu(x, 0.3))
+    np.testing.assert_array_equal(
+        A.prelu(x, one), F.prelu(torch.tensor(x), torch.tensor(one)).numpy()
+    )
+    for got, want in zip(A.prelu_grad(x, one), A.prelu_grad(x, 0.3), strict=True):
+        np.testing.assert_array_equal(got, want)
+    # two channels, two slopes: per channel, not a scalar
+    x2 = np.array([[-1.0, -1.0], [2.0, -4.0]])
+    np.testing.assert_array_equal(A.prelu(x2, np.array([0.5, 0.25])), [[-0.5, -0.25], [2, -1]])
+    # a 0-d input keeps its shape, as in torch
+    assert F.prelu(torch.tensor(-2.0), torch.tensor([0.25])).shape == ()
+    assert A.prelu(np.float64(-2.0), one).shape == ()
+    assert [g.shape for g in A.prelu_grad(np.float64(-2.0), one)] == [(), ()]
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_prelu_float32_multiplies_by_the_float32_slope_like_torch(per_channel):
+    # alpha is cast to x's dtype before the product: float64 alpha * x rounded to float32
+    # differs in the last bit for some x
+    x = np.random.default_rng(5).standard_normal((64, 3, 8)).astype(np.float32)
+    alpha = np.array([0.1, 0.3, 0.7]) if per_channel else 0.1
+    want = F.prelu(torch.tensor(x), torch.tensor(np.atleast_1d(alpha), dtype=torch.float32))
+    got = A.prelu(x, alpha)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want.numpy())
+    dy_dx, dy_dalpha = A.prelu_grad(x, alpha)
+    assert dy_dx.dtype == np.float32 and dy_dalpha.dtype == np.float32
+
+
+def test_negative_slope_keeps_torch_s_signed_zeros():
+    # x > 0 picks x, anything else slope * x: at +0 a negative slope gives -0, at -0 it gives +0
+    x = np.array([0.0, -0.0, 1.0, -1.0])
+    want = F.leaky_relu(torch.tensor(x), -0.5).numpy()
+    assert list(np.signbit(want)) == [True, False, False, False]
+    for got in (A.leaky_relu(x, -0.5), A.prelu(x, -0.5), A.prelu(x[None], np.full(4, -0.5))[0]):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
