@@ -339,6 +339,25 @@ def test_blocks_on_threads_give_the_same_numbers(monkeypatch, threads, dtype):
         np.testing.assert_allclose(mine, theirs, **tol)
 
 
+@pytest.mark.parametrize("padding", [0, (2, 1)])
+def test_blocks_of_a_strided_view_with_and_without_padding(monkeypatch, padding):
+    """One image a block, read from a non-contiguous x (padded, or as it is)."""
+    import coursekit.conv as conv
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 7, 3, 9)).transpose(0, 2, 1, 3)[:, :, ::2, ::2]  # (5, 3, 4, 5)
+    assert not x.flags.c_contiguous
+    w, b = rng.standard_normal((2, 3, 3, 2)), rng.standard_normal(2)
+    monkeypatch.setattr(conv, "_BLOCK_BYTES", 1)
+    out, cache = conv2d_forward(x, w, b, stride=(1, 2), padding=padding)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    assert dx.flags.c_contiguous and dx.shape == x.shape
+    ref = _torch_conv(np.ascontiguousarray(x), w, b, (1, 2), padding, 1, dout)
+    for mine, theirs in zip((out, dx, dw, db), ref, strict=True):
+        np.testing.assert_allclose(mine, theirs, **TOL)
+
+
 def test_map_column_blocks_order_threads_and_one_blas_thread_each(monkeypatch):
     import threading
 
