@@ -21,6 +21,7 @@ times back to back, as this script did before (docs/benchmarks.md has both).
     python benchmarks/bench_numpy.py --quick      # fewer repeats, smaller epoch
     python benchmarks/bench_numpy.py --repeats 9
     python benchmarks/bench_numpy.py --pause-ms 0  # no pause before each timed run
+    python benchmarks/bench_numpy.py --json benchmarks/results/numpy_vs_torch/run1.json
 
 Targets: the NumPy convolution within 1.5x of torch, max pooling and batch norm
 within 2x, the NumPy MLP epoch within 2x.
@@ -29,6 +30,7 @@ within 2x, the NumPy MLP epoch within 2x.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -50,6 +52,8 @@ from coursekit.optimizers import Adam  # noqa: E402
 from coursekit.pooling import maxpool2d_backward, maxpool2d_forward  # noqa: E402
 
 CONV_TARGET, POOL_BN_TARGET, MLP_TARGET = 1.5, 2.0, 2.0
+# the cases' names in a JSON record (--json), in the order of the table
+KEYS = ("conv_3_16", "conv_16_32", "max_pool", "batch_norm", "mlp_epoch")
 
 Result = tuple[float, float, float, float, float]
 
@@ -194,7 +198,14 @@ def main(argv: list[str] | None = None) -> int:
         default=1000 * PAUSE,
         help="pause before each timed run, in ms (default %(default)g; 0: back to back)",
     )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="also write the run as a JSON record here (an existing file is never overwritten)",
+    )
     args = parser.parse_args(argv)
+    if args.json is not None and args.json.exists():
+        parser.error(f"--json {args.json} exists already: name a new file")
     if not args.pause_ms >= 0:
         parser.error(f"--pause-ms must be 0 or more, got {args.pause_ms}")
     PAUSE = args.pause_ms / 1000
@@ -249,6 +260,35 @@ def main(argv: list[str] | None = None) -> int:
     busy = max(load_before, load_after) > 0.5 * (os.cpu_count() or 1)
     if busy:
         print("warning: the machine was busy; the spreads say how far to trust the ratios")
+    if args.json is not None:
+        record = {
+            "date": time.strftime("%Y-%m-%d"),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "cpus": os.cpu_count(),
+            "repeats": repeats,
+            "pause_ms": 1000 * PAUSE,
+            "load_before": round(load_before, 2),
+            "load_after": round(load_after, 2),
+            "cases": {
+                key: {
+                    "case": name,
+                    "numpy_ms": round(t_np * 1e3, 2),
+                    "torch_ms": round(t_torch * 1e3, 2),
+                    "ratio": round(r, 2),
+                    "ratio_q1": round(q1, 2),
+                    "ratio_q3": round(q3, 2),
+                }
+                for key, (name, t_np, t_torch, r, q1, q3) in zip(KEYS, rows, strict=True)
+            },
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, "x", encoding="utf-8") as f:  # "x": never overwrite a record
+            json.dump(record, f, indent=1)
+            f.write("\n")
+        print(f"wrote {args.json}")
     return 0
 
 
