@@ -87,12 +87,14 @@ def test_mounts_parses_mountinfo(fakefs):
         "24 22 0:23 / /sys/fs/cgroup/memory rw shared:9 - cgroup cgroup rw,memory\n"
         "25 22 0:24 / /short - cgroup2\n"  # too few fields after the dash
         "26 22 0:25 /x - tmpfs t rw\n"  # too few before it
+        "27 22 0:26 / /five - tmpfs t rw\n"  # five are enough
         "no separator here at all\n"
     )
     assert sandbox._mounts() == [
         ("/", "ext4", "rw,errors=remount-ro"),
         ("/mnt/with space", "tmpfs", "rw,size=10k"),
         ("/sys/fs/cgroup/memory", "cgroup", "rw,memory"),
+        ("/five", "tmpfs", "rw"),
     ]
     fakefs.proc["/proc/self/mountinfo"] = PermissionError("no")
     assert sandbox._mounts() == []
@@ -105,14 +107,14 @@ def test_mounts_of_this_machine():
 
 def test_cgroup_v2_is_made_with_the_limits(fakefs, tmp_path):
     mount = tmp_path / "unified"
-    (mount / "user" / "me").mkdir(parents=True)
+    (mount / "Xuser" / "me").mkdir(parents=True)
     fakefs.controls = ("memory.max", "pids.max", "memory.swap.max", "cgroup.procs")
-    fakefs.proc["/proc/self/cgroup"] = "1:memory:/elsewhere\n0::/user/me\n"
+    fakefs.proc["/proc/self/cgroup"] = "1:memory:/elsewhere\n0::/Xuser/me\n"
     fakefs.proc["/proc/self/mountinfo"] = _mountinfo(
         ("/x", "cgroup", "rw,memory"), (str(mount), "cgroup2", "rw")
     )
     group = sandbox._Cgroup.create(Limits(memory_mb=100, pids=7))
-    path = mount / "user" / "me" / NAME
+    path = mount / "Xuser" / "me" / NAME
     assert group.version == 2 and group.dirs == [path]
     assert (path / "memory.max").read_text() == str(100 * MiB)
     assert (path / "memory.swap.max").read_text() == "0"
@@ -282,6 +284,9 @@ def test_cgroup_join_pids_and_remove(tmp_path, monkeypatch):
     assert sleeps == [0.01] * 3 and not a.exists() and not b.exists()
     group.remove()
     assert sleeps == [0.01] * 3
+    b.mkdir()  # a group folder gone does not stop the next one's removal
+    group.remove()
+    assert not b.exists() and sleeps == [0.01] * 3
     # one that never empties is given up after 100 tries
     a.mkdir()
     (a / "busy").write_text("")
@@ -1053,6 +1058,20 @@ def _spy_cgroups(monkeypatch):
 
 def test_run_without_sandbox_or_cgroup(monkeypatch):
     monkeypatch.setattr(sandbox._Cgroup, "create", classmethod(lambda cls, limits: None))
+    joins = []
+
+    class Reader(sandbox._Reader):
+        def join(self, timeout=None):
+            joins.append(("reader", timeout))
+            super().join(timeout)
+
+    class Tail(sandbox._StderrTail):
+        def join(self, timeout=None):
+            joins.append(("tail", timeout))
+            super().join(timeout)
+
+    monkeypatch.setattr(sandbox, "_Reader", Reader)
+    monkeypatch.setattr(sandbox, "_StderrTail", Tail)
     seen = _spy_popen(monkeypatch)
     first = {"prelude": ["import math"], "cells": [{"id": "c1", "source": PROBE}],
              "calls": [_call("v1", "ex", "twice", 3), _call("v2", "ex2", "math.nope")]}  # fmt: skip
@@ -1074,6 +1093,8 @@ def test_run_without_sandbox_or_cgroup(monkeypatch):
     ]  # fmt: skip
     assert run.hidden_from == 4
     assert run.stderr == "to stderr \ufffd"
+    # a stray process holding the pipes open must not hang the grader
+    assert joins == [("reader", 5), ("tail", 5)]
     ((cmd, kwargs, cwd_existed),) = seen
     tmp = kwargs["cwd"]
     assert cwd_existed and not Path(tmp).exists()
