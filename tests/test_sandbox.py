@@ -892,18 +892,20 @@ class _FakeReader:
 
 
 @pytest.mark.parametrize(
-    ("sends", "waits", "past", "ended", "n_sent", "asked"),
+    ("sends", "waits", "left", "ended", "n_sent", "asked"),
     [
-        ([True, True], [True, True], False, "finished", 2, ["phase", "done"]),
-        ([False], [], False, "crashed", 1, []),
-        ([True], [False], False, "crashed", 1, ["phase"]),
-        ([True], [False], True, "timeout", 1, ["phase"]),
-        ([True, False], [True], False, "crashed", 2, ["phase"]),
-        ([True, True], [True, False], False, "crashed", 2, ["phase", "done"]),
-        ([True, True], [True, False], True, "timeout", 2, ["phase", "done"]),
+        ([True, True], [True, True], 100, "finished", 2, ["phase", "done"]),
+        ([False], [], 100, "crashed", 1, []),
+        ([True], [False], 100, "crashed", 1, ["phase"]),
+        ([True], [False], 0, "timeout", 1, ["phase"]),  # the deadline itself is too late
+        ([True], [False], -1, "timeout", 1, ["phase"]),
+        ([True, False], [True], 100, "crashed", 2, ["phase"]),
+        ([True, True], [True, False], 100, "crashed", 2, ["phase", "done"]),
+        ([True, True], [True, False], 0, "timeout", 2, ["phase", "done"]),
+        ([True, True], [True, False], -1, "timeout", 2, ["phase", "done"]),
     ],
 )
-def test_converse(monkeypatch, sends, waits, past, ended, n_sent, asked):
+def test_converse(monkeypatch, sends, waits, left, ended, n_sent, asked):
     sent = []
 
     def send(proc, request, close):
@@ -911,8 +913,8 @@ def test_converse(monkeypatch, sends, waits, past, ended, n_sent, asked):
         return sends[len(sent) - 1]
 
     monkeypatch.setattr(sandbox, "_send", send)
-    now = time.monotonic()
-    deadline = now - 0.001 if past else now + 100
+    monkeypatch.setattr(sandbox, "time", types.SimpleNamespace(monotonic=lambda: 1000.0))
+    deadline = 1000.0 + left
     reader, run, proc = _FakeReader(waits), Run(), object()
     first, hidden = {"calls": [1], "cells": []}, {"calls": [2]}
     sandbox._converse(proc, reader, first, hidden, Limits(call_s=7.5), deadline, run)
