@@ -1245,3 +1245,25 @@ def test_run_out_of_memory_and_stray_processes_in_the_cgroup(monkeypatch):
         state = "gone"
     assert state in ("Z", "X", "gone")  # killed with the group, out of its session
     assert not any(d.exists() for d in made[1].dirs)
+
+
+@pytest.mark.parametrize("fails", ["command", "start"])
+def test_a_run_that_cannot_start_leaves_no_pipe_nor_cgroup(monkeypatch, fails):
+    """A forbidden module that is no plain Python module, or a failed start, raises, and
+    neither the record pipe nor the cgroup made for the run is left behind."""
+    removed = []
+    group = types.SimpleNamespace(remove=lambda: removed.append(True), join=lambda: None)
+    monkeypatch.setattr(sandbox._Cgroup, "create", classmethod(lambda cls, limits: group))
+    monkeypatch.setattr(sandbox, "check_sandbox", lambda: "/no/bwrap")
+
+    def popen(*args, **kwargs):
+        raise OSError("cannot start")
+
+    monkeypatch.setattr(sandbox.subprocess, "Popen", popen)
+    forbid, error = (["sys"], ValueError) if fails == "command" else ([], OSError)
+    first = {"prelude": [], "cells": [], "calls": []}
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(error):
+        run_harness(first, {"calls": []}, Limits(), forbid=forbid, sandbox=True)
+    assert sorted(os.listdir("/proc/self/fd")) == before
+    assert removed == ([True] if fails == "start" else [])  # made only just before the start
