@@ -838,6 +838,25 @@ def test_stderr_tail_keeps_the_first_bytes(monkeypatch):
     assert tail.data == b"short"
 
 
+def test_stderr_tail_reads_in_bounded_chunks():
+    """An endless stderr is read chunk by chunk: never all of it at once into memory."""
+
+    class Endless:
+        sizes: list = []
+
+        def read(self, size=-1):
+            self.sizes.append(size)
+            if size is None or size < 0 or len(self.sizes) > 100:
+                return b""  # (an endless stream would never return)
+            return b"e" * size
+
+    stream = Endless()
+    tail = sandbox._StderrTail(stream)
+    tail.run()
+    assert len(stream.sizes) == 101 and set(stream.sizes) == {4096}
+    assert tail.data == b"e" * sandbox.MAX_STDERR_BYTES
+
+
 def test_stderr_tail_reads_a_pipe_to_its_end():
     r, w = os.pipe()
     stream = os.fdopen(r, "rb", buffering=0)
