@@ -794,6 +794,16 @@ def test_reader_size_limit(monkeypatch):
     assert reader.lines == [{"kind": "a"}, {"kind": "b", "pad": 123}] and not reader.overflow
     reader = _reader(exact + b"\n")
     assert reader.lines == [] and reader.overflow and reader.closed
+    # the limit is on all records together, not on one read
+    r, w = os.pipe()
+    reader = sandbox._Reader(r)
+    reader.start()
+    os.write(w, b'{"kind": "a", "n": 1234567}\n')  # 28 bytes
+    assert reader.wait_for("a", time.monotonic() + 5)
+    os.write(w, b'{"kind": "b", "n": 1234567}\n')  # 56 in all
+    os.close(w)
+    reader.join(5)
+    assert reader.lines == [{"kind": "a", "n": 1234567}] and reader.overflow
 
 
 def test_reader_joins_lines_across_reads_and_wakes_waiters():
