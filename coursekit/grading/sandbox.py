@@ -556,14 +556,17 @@ def run_harness(
     run = Run()
     start = time.monotonic()
     deadline = start + limits.wall_s
-    group = _Cgroup.create(limits)
-    read_fd, write_fd = os.pipe()
     with tempfile.TemporaryDirectory(prefix="coursekit-sandbox-") as tmp:
-        cmd = _command(sandbox, write_fd, forbid, Path(tmp))
         env = _sandbox_env() if not sandbox else {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         if not sandbox:
             env.update(HOME=tmp, TMPDIR=tmp, MPLCONFIGDIR=tmp)
+        read_fd, write_fd = os.pipe()
+        group = None
         try:
+            # The command can fail (a forbidden module that is no plain Python module), and
+            # so can the start: then neither the pipe nor the cgroup may be left behind.
+            cmd = _command(sandbox, write_fd, forbid, Path(tmp))
+            group = _Cgroup.create(limits)
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.PIPE,
@@ -575,6 +578,11 @@ def run_harness(
                 start_new_session=True,
                 preexec_fn=_preexec(limits, group),
             )
+        except BaseException:
+            os.close(read_fd)
+            if group is not None:
+                group.remove()
+            raise
         finally:
             os.close(write_fd)
         reader, tail = _Reader(read_fd), _StderrTail(proc.stderr)
