@@ -125,12 +125,17 @@ def test_fit_default_optimizer_is_adam_and_progress_bar_runs(capsys):
     assert hist.lr == [1e-3, 1e-3] and hist.val_loss == []
 
 
-def test_fit_trains_regression_with_custom_loss():
+def _regression():
+    """128 points of y = x @ (1, -2, 0.5) and a seeded linear model for them."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(128, 3, generator=g)
     y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
     torch.manual_seed(0)
-    model = nn.Linear(3, 1)
+    return x, y, nn.Linear(3, 1)
+
+
+def test_fit_trains_regression_with_custom_loss():
+    x, y, model = _regression()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     hist = fit(model, loader(x, y), loader(x, y), epochs=5, optimizer=opt, loss_fn=nn.MSELoss(),
                **FIT)  # fmt: skip
@@ -139,11 +144,7 @@ def test_fit_trains_regression_with_custom_loss():
 
 
 def test_a_diverging_run_stops_with_a_warning_at_the_callers_line():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(128, 3, generator=g)
-    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
-    torch.manual_seed(0)
-    model = nn.Linear(3, 1)
+    x, y, model = _regression()
     opt = torch.optim.SGD(model.parameters(), lr=1e6)  # the loss overflows within an epoch
     with pytest.warns(RuntimeWarning) as record:
         hist = fit(model, loader(x, y), epochs=5, optimizer=opt, loss_fn=nn.MSELoss(), **FIT)
