@@ -156,6 +156,50 @@ def test_error_line():
     assert exact == "RuntimeError: " + "z" * 486 and len(exact) == 500
 
 
+UNPRINTABLE = """
+class Unprintable(Exception):
+    def __str__(self):
+        return self.missing
+class NotText(Exception):
+    def __str__(self):
+        return 5
+class Leaves(Exception):
+    def __str__(self):
+        raise SystemExit(2)
+"""
+
+
+def test_error_line_of_an_exception_whose_str_fails():
+    ns = _ns(UNPRINTABLE)
+    for name in ("Unprintable", "NotText", "Leaves"):
+        line = harness._error_line(ns[name]())
+        assert line == f"{name} (its message could not be shown)"
+    long = type("E" * 600, (Exception,), {"__str__": lambda self: 1 / 0})
+    assert harness._error_line(long()) == "E" * 500
+
+
+def test_a_cell_whose_exception_cannot_be_printed_does_not_end_the_harness(out):
+    # This crashed the harness (every exercise lost) before _error_line caught it.
+    cells = [
+        {"id": "c1", "source": UNPRINTABLE + "raise Unprintable()"},
+        {"id": "c2", "source": "def f():\n    raise NotText()"},
+    ]
+    ns = {}
+    harness._run_cells(cells, ns, 5)
+    assert out() == [
+        {
+            "kind": "cell",
+            "id": "c1",
+            "status": "error",
+            "error": "Unprintable (its message could not be shown)",
+            "output": "",
+        },
+        {"kind": "cell", "id": "c2", "status": "ok", "output": ""},
+    ]
+    record = harness._run_call(_call("q", "e", "f"), ns, keep_output=False)
+    assert record["error"] == "NotText (its message could not be shown)"
+
+
 def test_capped_keeps_the_first_output_chars():
     assert OUTPUT_CHARS == 4000
     buf = harness._Capped()
@@ -706,13 +750,23 @@ def test_import_statements_feed_the_prelude():
 def test_run_harness_end_to_end():
     first = {
         "prelude": ["import math"],
-        "cells": [{"id": "c", "source": "def f(x):\n    print('v')\n    return math.sqrt(x)"}],
+        "cells": [
+            {"id": "u", "source": UNPRINTABLE + "raise Leaves()"},
+            {"id": "c", "source": "def f(x):\n    print('v')\n    return math.sqrt(x)"},
+        ],
         "calls": [_call("v", "F", "f", 4.0)],
     }
     hidden = {"calls": [_call("h", "F", "f", 9.0), _call("t", "T", "g")]}
     run = run_harness(first, hidden, Limits(wall_s=30, call_s=5), sandbox=False)
     assert run.ended == "finished", run.stderr
     assert run.records == [
+        {
+            "kind": "cell",
+            "id": "u",
+            "status": "error",
+            "error": "Leaves (its message could not be shown)",
+            "output": "",
+        },
         {"kind": "cell", "id": "c", "status": "ok", "output": ""},
         {"kind": "call", "id": "v", "status": "ok", "result": encode(2.0), "output": "v\n"},
         {"kind": "phase", "phase": "visible"},
@@ -725,4 +779,4 @@ def test_run_harness_end_to_end():
         },
         {"kind": "done"},
     ]
-    assert run.hidden_from == 3
+    assert run.hidden_from == 4

@@ -57,7 +57,12 @@ def _emit(record: dict) -> None:
 
 
 def _error_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+        text = f"{name}: {message}" if message else name
+    except BaseException:  # the student's __str__ failed: that must not end the harness either
+        text = f"{name} (its message could not be shown)"
     return text[:500]
 
 
