@@ -81,12 +81,14 @@ def forks(monkeypatch):
     def _exit(code):
         if os.getpid() == me:
             raise AssertionError(f"os._exit({code!r}) in the test process")
-        real_exit(code)
+        real_exit(code if type(code) is int else 99)  # os._exit(None) would not end the child
 
     monkeypatch.setattr(os, "fork", fork)
     monkeypatch.setattr(os, "waitpid", waitpid)
     monkeypatch.setattr(os, "_exit", _exit)
     yield seen
+    if os.getpid() != me:  # a child that went on past the harness's code ends here
+        real_exit(98)
     for pid in seen["pids"]:  # nothing left behind, reaped
         with pytest.raises(ChildProcessError):
             real_waitpid(pid, os.WNOHANG)
@@ -267,12 +269,14 @@ def test_prelude_binds_the_names_that_import():
             "from os import no_such_name_xyz",
             "from no_such_module_xyz import a, b",
             "import json",
+            "import math, no_such_module_xyz, re",
         ],
         ns,
     )
     assert ns["getcwd"] is os.getcwd and ns["separator"] == os.sep
     assert ns["json"] is json
-    assert set(ns) == {"getcwd", "separator", "json", "__builtins__"}
+    # `import a, b` is not split: the names before the one that fails are bound
+    assert set(ns) == {"getcwd", "separator", "json", "math", "__builtins__"}
 
 
 def test_prelude_splits_two_names():
@@ -286,7 +290,8 @@ def test_prelude_splits_two_names():
 
 def test_prelude_keeps_relative_imports_relative():
     ns = {"__name__": "coursekit.grading.x", "__package__": "coursekit.grading"}
-    harness._run_prelude(["from .plaindata import encode, no_such_name_xyz"], ns)
+    # the failing name first: `from m import a, b` binds `a` before it fails on `b`
+    harness._run_prelude(["from .plaindata import no_such_name_xyz, encode"], ns)
     assert ns["encode"] is encode
 
 
