@@ -222,6 +222,33 @@ def test_capped_keeps_the_first_output_chars():
     assert small.getvalue() == "abc\n"
 
 
+def test_capped_stays_open():
+    buf = harness._Capped()
+    buf.write("a")
+    buf.close()
+    assert not buf.closed
+    assert buf.write("b") == 1 and buf.getvalue() == "ab"
+
+
+def test_a_cell_that_closes_stdout_does_not_end_the_harness(out):
+    # This crashed the harness (every exercise lost): the record read a closed buffer.
+    source = "import sys\nprint('a')\nsys.stdout.close()\nprint('b', file=sys.stderr)"
+    harness._run_cells([{"id": "c", "source": source}, {"id": "d", "source": "x = 1"}], {}, 5)
+    assert out() == [
+        {"kind": "cell", "id": "c", "status": "ok", "output": "a\nb\n"},
+        {"kind": "cell", "id": "d", "status": "ok", "output": ""},
+    ]
+    ns = _ns("import sys\ndef f():\n    print('in f')\n    sys.stderr.close()\n    return 1")
+    record = harness._run_call(_call("q", "e", "f"), ns, keep_output=True)
+    assert record == {
+        "kind": "call",
+        "id": "q",
+        "status": "ok",
+        "result": encode(1),
+        "output": "in f\n",
+    }
+
+
 def test_captured_takes_stdout_and_stderr():
     before = sys.stdout, sys.stderr
     with harness._captured() as buf:
@@ -756,7 +783,7 @@ def test_run_harness_end_to_end():
     first = {
         "prelude": ["import math"],
         "cells": [
-            {"id": "u", "source": UNPRINTABLE + "raise Leaves()"},
+            {"id": "u", "source": UNPRINTABLE + "import sys\nsys.stdout.close()\nraise Leaves()"},
             {"id": "c", "source": "def f(x):\n    print('v')\n    return math.sqrt(x)"},
         ],
         "calls": [_call("v", "F", "f", 4.0)],
