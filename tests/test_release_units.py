@@ -599,3 +599,31 @@ def test_read_manifest(tmp_path):
     assert rel._read_manifest(path) == {}
     path.write_text('{"é": "x"}', encoding="utf-8")
     assert rel._read_manifest(path) == {"é": "x"}
+
+
+def test_flag_defaults_are_false():
+    bare = new_code_cell("", metadata={"nbgrader": {}})
+    assert (is_grade(bare), is_solution(bare), is_locked(bare)) == (False, False, False)
+    assert rel._meta(new_code_cell("")) == {}
+
+
+def test_find_notebooks_sorts_by_posix_path(tmp_path):
+    # "a-b" < "a/z" as strings ("-" < "/"), but Path order compares the parts ("a" < "a-b")
+    for rel_path in ("a/z.ipynb", "a-b.ipynb"):
+        path = tmp_path / rel_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    assert [p.as_posix() for p in find_notebooks(tmp_path)] == ["a-b.ipynb", "a/z.ipynb"]
+
+
+def test_release_defaults_and_empty_source(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "notebooks" / "a.ipynb", [new_code_cell("x")])
+    manifest = release()
+    assert set(manifest) == {"a.ipynb"} and (tmp_path / "student" / "a.ipynb").is_file()
+    assert capsys.readouterr().out == (
+        "released 1 notebooks from notebooks into student (1 written, 0 unchanged)\n"
+    )
+    (tmp_path / "empty").mkdir()
+    assert release("empty", "deep/er/out", quiet=True) == {}
+    assert (tmp_path / "deep" / "er" / "out" / MANIFEST_NAME).read_text() == "{}\n"
