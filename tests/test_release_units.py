@@ -627,3 +627,9 @@ def test_release_defaults_and_empty_source(tmp_path, monkeypatch, capsys):
     (tmp_path / "empty").mkdir()
     assert release("empty", "deep/er/out", quiet=True) == {}
     assert (tmp_path / "deep" / "er" / "out" / MANIFEST_NAME).read_text() == "{}\n"
+
+
+def test_predicates_on_a_cell_without_metadata():
+    bare = nbformat.NotebookNode({"cell_type": "code", "source": ""})
+    assert is_progress_cell(bare) is False
+    assert (is_grade(bare), is_solution(bare), is_locked(bare)) == (False, False, False)
