@@ -633,3 +633,11 @@ def test_predicates_on_a_cell_without_metadata():
     bare = nbformat.NotebookNode({"cell_type": "code", "source": ""})
     assert is_progress_cell(bare) is False
     assert (is_grade(bare), is_solution(bare), is_locked(bare)) == (False, False, False)
+
+
+def test_validate_a_cell_without_metadata():
+    bare = nbformat.NotebookNode({"cell_type": "code", "source": "x = 1"})
+    assert validate_markup(nbformat.NotebookNode({"cells": [bare]})) is None
+    bare = nbformat.NotebookNode({"cell_type": "code", "source": "# END SOLUTION"})
+    with pytest.raises(MarkupError, match=r"^notebook, cell 0: exercise marker 'END SOLUTION'"):
+        validate_markup(nbformat.NotebookNode({"cells": [bare]}))
