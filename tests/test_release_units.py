@@ -641,3 +641,13 @@ def test_validate_a_cell_without_metadata():
     bare = nbformat.NotebookNode({"cell_type": "code", "source": "# END SOLUTION"})
     with pytest.raises(MarkupError, match=r"^notebook, cell 0: exercise marker 'END SOLUTION'"):
         validate_markup(nbformat.NotebookNode({"cells": [bare]}))
+
+
+def test_cells_after_a_free_nbgrader_cell_are_checked():
+    raises(
+        [
+            new_code_cell("x", metadata=meta("free")),
+            new_code_cell("x", metadata=meta("t", grade=True)),
+        ],
+        "nb.ipynb, cell 1: grade cell 't' has no points",
+    )
