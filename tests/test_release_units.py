@@ -651,3 +651,25 @@ def test_cells_after_a_free_nbgrader_cell_are_checked():
         ],
         "nb.ipynb, cell 1: grade cell 't' has no points",
     )
+
+
+def test_attachments_only_the_answer_used_are_dropped():
+    # nbgrader keeps every attachment of a solution cell: an image pasted into the
+    # answer would reach the student.
+    cell = new_markdown_cell(
+        "![q](attachment:q.png)\n=== BEGIN SOLUTION\n![a](attachment:a.png)\n=== END SOLUTION",
+        metadata=meta("m", grade=True, solution=True, points=1),
+    )
+    cell.attachments = {"q.png": {"image/png": "UQ=="}, "a.png": {"image/png": "QQ=="}}
+    out = release_notebook(new_notebook(cells=[cell]), "nb.ipynb").cells[0]
+    assert out.source == "![q](attachment:q.png)\nYOUR ANSWER HERE"
+    assert out.attachments == {"q.png": {"image/png": "UQ=="}}
+    assert set(cell.attachments) == {"q.png", "a.png"}  # input untouched
+    cell.source = "![a](attachment:a.png)"  # no markers: the whole cell is the answer
+    out = release_notebook(new_notebook(cells=[cell]), "nb.ipynb").cells[0]
+    assert out.source == TEXT_STUB and "attachments" not in out
+    # a locked cell's attachments are the instructor's: kept
+    locked = new_markdown_cell("![f](attachment:f.png)", metadata=meta("l", locked=True))
+    locked.attachments = {"f.png": {"image/png": "Rg=="}, "unused.png": {"image/png": "Rg=="}}
+    out = release_notebook(new_notebook(cells=[locked]), "nb.ipynb").cells[0]
+    assert out.attachments == locked.attachments

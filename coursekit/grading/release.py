@@ -241,6 +241,14 @@ def _clear_solution(cell: NotebookNode) -> None:
     cell.source, replaced = _replace_region(cell.source, BEGIN_SOLUTION, END_SOLUTION, stub)
     if not replaced:  # a solution cell without markers is replaced entirely
         cell.source = stub
+    # An attachment (an image pasted into a markdown cell) that only the answer showed
+    # would reach the student with it: keep only those the released text still uses.
+    if "attachments" in cell:
+        kept = {k: v for k, v in cell.attachments.items() if f"attachment:{k}" in cell.source}
+        if kept:
+            cell.attachments = kept
+        else:
+            del cell["attachments"]
 
 
 def _lock(cell: NotebookNode) -> None:
