@@ -75,7 +75,7 @@ _ALLOWED_KEYS = {
     "checksum",
     "cell_type",
 }
-_GRADE_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
+_GRADE_ID = re.compile(r"[A-Za-z0-9_\-]+")  # fullmatch: "$" would let a final "\n" through
 
 
 class MarkupError(ValueError):
@@ -190,7 +190,7 @@ def validate_markup(nb: NotebookNode, name: str = "notebook") -> None:
         if not (grade or solution or locked):
             continue
         grade_id = meta.get("grade_id")
-        if not isinstance(grade_id, str) or not _GRADE_ID.match(grade_id):
+        if not isinstance(grade_id, str) or not _GRADE_ID.fullmatch(grade_id):
             raise MarkupError(
                 f"{where}: grade_id must be letters, digits, '_' or '-', got {grade_id!r}"
             )
@@ -241,6 +241,14 @@ def _clear_solution(cell: NotebookNode) -> None:
     cell.source, replaced = _replace_region(cell.source, BEGIN_SOLUTION, END_SOLUTION, stub)
     if not replaced:  # a solution cell without markers is replaced entirely
         cell.source = stub
+    # An attachment (an image pasted into a markdown cell) that only the answer showed
+    # would reach the student with it: keep only those the released text still uses.
+    if "attachments" in cell:
+        kept = {k: v for k, v in cell.attachments.items() if f"attachment:{k}" in cell.source}
+        if kept:
+            cell.attachments = kept
+        else:
+            del cell["attachments"]
 
 
 def _lock(cell: NotebookNode) -> None:
