@@ -44,6 +44,7 @@ MODULES: dict[str, list[str]] = {
     "grading/autograde": ["tests/test_grading_units.py", "tests/test_autograde.py"],
     "grading/spec": ["tests/test_grading_spec.py", "tests/test_grading_units.py"],
     "grading/sandbox": ["tests/test_sandbox.py"],
+    "grading/plaindata": ["tests/test_plaindata.py"],
     # coursekit.datasets re-exports what these five modules define; its own code is load_dataset
     "datasets": ["tests/test_datasets.py", "tests/test_load_dataset.py"],
     "download": [
