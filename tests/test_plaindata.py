@@ -317,6 +317,50 @@ def test_encode_stops_at_the_depth_decode_accepts():
     assert encode(5, MAX_DEPTH) == {"t": "other", "type": "too deeply nested"}
 
 
+def leaves(enc: dict, depth: int = 0):
+    """(depth, node) of every node of an encoded value that holds no other node."""
+    t = enc["t"]
+    if t in ("list", "tuple"):
+        for x in enc["v"]:
+            yield from leaves(x, depth + 1)
+    elif t == "dict":
+        for k, v in enc["v"]:
+            yield from leaves(k, depth + 1)
+            yield from leaves(v, depth + 1)
+    elif t == "fn" and "params" in enc:
+        for p in enc["params"]:
+            yield from leaves(p, depth + 1)
+    else:
+        yield depth, enc
+
+
+@pytest.mark.parametrize(
+    ("wrap", "inside"),
+    [
+        (lambda x: (x,), 1),
+        (lambda x: [None, x], 1),
+        (lambda x: {x: None}, 1),  # a key
+        (lambda x: {None: x}, 1),  # a value
+        (lambda x: Function("scale", x), 1),  # a parameter (nested tuples: an array)
+    ],
+)
+def test_encode_counts_the_depth_in_every_container(wrap, inside):
+    one = {"t": "int", "v": "1"}
+    too_deep = {"t": "other", "type": "too deeply nested"}
+    for depth in (MAX_DEPTH - 1, MAX_DEPTH):
+        x = 1
+        for _ in range(depth - inside):
+            x = (x,)
+        out = encode(wrap(x))
+        found = [n for d, n in leaves(out) if n in (one, too_deep)]
+        if depth < MAX_DEPTH:
+            assert (depth, one) in leaves(out) and too_deep not in found
+        else:
+            assert (depth, too_deep) in leaves(out) and one not in found
+        if depth < MAX_DEPTH or type(wrap(1)) is not Function:
+            decode(out)  # (a scale factor of Opaque is refused: below)
+
+
 # --------------------------------------------------------------------------- #
 # Round trips with exact types
 # --------------------------------------------------------------------------- #
@@ -421,6 +465,14 @@ def test_function_factories():
     assert h(a) == float(np.sum(np.array([1.0, 2.0, 3.0]) * a**3 + np.sin(a)))
     assert type(h(a)) is float
     assert repr(h) == "Function('cubic_sum')"
+    # the parameters are float64 whatever they came as: float32 data is not computed in
+    # float32, and int64 data does not overflow
+    a32 = np.array([0.1, 0.7, -1.3], dtype=np.float32)
+    c32 = np.array([0.3, 1.1, 2.9], dtype=np.float32)
+    want = float(np.sum(c32.astype(np.float64) * a32**3 + np.sin(a32)))
+    assert Function("cubic_sum", c32)(a32) == want
+    assert Function("scale", c32)(a32).dtype == np.float64
+    assert Function("cubic_sum", np.array([2**62]))(np.array([4])) == float(2**68) + math.sin(4)
     with pytest.raises(ValueError) as info:
         Function("open", "/etc/passwd")
     assert str(info.value) == (
@@ -553,6 +605,27 @@ def test_opaque():
         ({"t": "fn", "name": "scale"}, "function parameters must be a list"),
         ({"t": "fn", "name": "scale", "params": {}}, "function parameters must be a list"),
         ({"t": "fn", "name": "scale", "params": [5]}, "every value must be a tagged object"),
+        ({"t": "fn", "name": "scale", "params": []}, "bad parameters for function 'scale'"),
+        (
+            {"t": "fn", "name": "scale", "params": [encode(1.0), encode(2.0)]},
+            "bad parameters for function 'scale'",
+        ),
+        (
+            {"t": "fn", "name": "scale", "params": [encode({1, 2})]},
+            "bad parameters for function 'scale'",
+        ),
+        (
+            {"t": "fn", "name": "cubic_sum", "params": [encode("x")]},
+            "bad parameters for function 'cubic_sum'",
+        ),
+        (
+            {"t": "fn", "name": "sum_tanh_times_square", "params": [encode(1.0)]},
+            "bad parameters for function 'sum_tanh_times_square'",
+        ),
+        (
+            {"t": "fn", "name": "scale", "params": [{"t": "int", "v": "x"}]},
+            "an int must be a decimal string",  # not rewritten as a bad parameter
+        ),
         ({"t": "other"}, "a type name must be text"),
         ({"t": "other", "type": 5}, "a type name must be text"),
     ],

@@ -336,7 +336,11 @@ def _decode(d: Any, depth: int, budget: _Budget) -> Any:
         name, params = d.get("name"), d.get("params")
         _need(type(name) is str and name in FUNCTIONS, f"unknown function {name!r}")
         _need(type(params) is list, "function parameters must be a list")
-        return Function(name, *(_decode(p, depth + 1, budget) for p in params))
+        args = [_decode(p, depth + 1, budget) for p in params]
+        try:  # the factory's own refusal (too many parameters, one that is not a number)
+            return Function(name, *args)
+        except (TypeError, ValueError):
+            raise DecodeError(f"bad parameters for function {name!r}") from None
     if tag == "other":
         name = d.get("type")
         _need(type(name) is str, "a type name must be text")
