@@ -116,7 +116,8 @@ class Function:
 # Encoding (either side)
 # --------------------------------------------------------------------------- #
 def _array(kind: str, arr: np.ndarray, **extra: Any) -> dict:
-    arr = np.ascontiguousarray(arr)
+    # tobytes() writes C order whatever the layout (np.ascontiguousarray would make a
+    # 0-d array 1-d, and a scalar loss would come back with shape (1,))
     data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
     return {
         "t": kind,
@@ -137,7 +138,7 @@ def encode(x: Any, _depth: int = 0) -> dict:
 
     Types that plain data cannot carry become ``{"t": "other", "type": name}``.
     """
-    if _depth > MAX_DEPTH:
+    if _depth >= MAX_DEPTH:  # decode reads down to depth MAX_DEPTH: this node is the last
         return {"t": "other", "type": "too deeply nested"}
     t = type(x)
     if x is None:
@@ -148,9 +149,10 @@ def encode(x: Any, _depth: int = 0) -> dict:
         return {"t": "int", "v": str(x)}  # str: JSON readers lose big ints
     if t is float:
         return {"t": "float", "v": _float(x)}
-    if isinstance(x, np.integer) and t.__module__ == "numpy":
+    # np.longdouble, np.timedelta64 ...: no dtype decode reads, so they are "other"
+    if isinstance(x, np.integer) and t.__module__ == "numpy" and np.dtype(t).name in _DTYPES:
         return {"t": "npint", "dtype": np.dtype(t).name, "v": str(int(x))}
-    if isinstance(x, np.floating) and t.__module__ == "numpy":
+    if isinstance(x, np.floating) and t.__module__ == "numpy" and np.dtype(t).name in _DTYPES:
         return {"t": "npfloat", "dtype": np.dtype(t).name, "v": _float(float(x))}
     if t is str:
         return {"t": "str", "v": x}
@@ -255,7 +257,10 @@ def _decode_array(d: dict, budget: _Budget) -> np.ndarray:
         raise DecodeError("array data is not valid base64") from None
     dt = np.dtype(dtype).newbyteorder("<")
     _need(len(raw) == n * dt.itemsize, "array data does not match its shape and dtype")
-    return np.frombuffer(raw, dtype=dt).astype(np.dtype(dtype), copy=True).reshape(shape)
+    try:  # a shape with a zero can still be too large for NumPy: (2**40, 2**40, 0)
+        return np.frombuffer(raw, dtype=dt).astype(np.dtype(dtype), copy=True).reshape(shape)
+    except ValueError:
+        raise DecodeError("array shape is too large") from None
 
 
 def _decode(d: Any, depth: int, budget: _Budget) -> Any:
@@ -312,7 +317,7 @@ def _decode(d: Any, depth: int, budget: _Budget) -> Any:
         _need(type(name) is str and name in _TORCH_DTYPES, f"unsupported tensor dtype {name!r}")
         arr = _decode_array(d, budget)
         tensor = torch.from_numpy(arr).to(getattr(torch, name))
-        if d.get("requires_grad") is True and tensor.is_floating_point():
+        if d.get("requires_grad") is True and (tensor.is_floating_point() or tensor.is_complex()):
             tensor.requires_grad_(True)
         return tensor
     if tag == "torch_dtype":
@@ -331,7 +336,11 @@ def _decode(d: Any, depth: int, budget: _Budget) -> Any:
         name, params = d.get("name"), d.get("params")
         _need(type(name) is str and name in FUNCTIONS, f"unknown function {name!r}")
         _need(type(params) is list, "function parameters must be a list")
-        return Function(name, *(_decode(p, depth + 1, budget) for p in params))
+        args = [_decode(p, depth + 1, budget) for p in params]
+        try:  # the factory's own refusal (too many parameters, one that is not a number)
+            return Function(name, *args)
+        except (TypeError, ValueError):
+            raise DecodeError(f"bad parameters for function {name!r}") from None
     if tag == "other":
         name = d.get("type")
         _need(type(name) is str, "a type name must be text")
