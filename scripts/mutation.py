@@ -45,6 +45,7 @@ MODULES: dict[str, list[str]] = {
     "grading/spec": ["tests/test_grading_spec.py", "tests/test_grading_units.py"],
     "grading/sandbox": ["tests/test_sandbox.py"],
     "grading/harness": ["tests/test_harness.py"],
+    "grading/drivers": ["tests/test_drivers.py"],
     "grading/plaindata": ["tests/test_plaindata.py"],
     "grading/release": ["tests/test_release.py", "tests/test_release_units.py"],
     # coursekit.datasets re-exports what these five modules define; its own code is load_dataset
