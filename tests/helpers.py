@@ -195,9 +195,14 @@ def _wait_for_server(proc: subprocess.Popen, base: str, token: str, log: Path) -
 # --------------------------------------------------------------------------- #
 # driving JupyterLab from a Playwright page
 # --------------------------------------------------------------------------- #
-def open_notebook(page, server: dict[str, Any], name: str) -> None:
-    """Open ``name`` in the Lab of ``server`` (from :func:`start_lab`); wait for its kernel."""
-    page.goto(f"{server['base']}/lab/tree/{name}?token={server['token']}")
+def open_notebook(page, server: dict[str, Any], name: str, reset: bool = False) -> None:
+    """Open ``name`` in the Lab of ``server`` (from :func:`start_lab`); wait for its kernel.
+
+    ``reset``: start from an empty workspace, as on a first visit, instead of
+    reopening the tabs an earlier page of the same server left open.
+    """
+    query = f"token={server['token']}" + ("&reset" if reset else "")
+    page.goto(f"{server['base']}/lab/tree/{name}?{query}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible", timeout=60_000)
     wait_for_kernel_idle(page)
 
