@@ -28,9 +28,9 @@ __all__ = [
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # Notebook-level metadata we keep; everything else (user names, jupytext or
 # editor settings) is machine- or user-specific. "widgets" holds the state of the
-# widgets a run left (none in the course: outputs are stored with static widgets
-# and without progress bars, which would reopen stuck at 0%; see coursekit.training).
+# widgets a run left; normalise keeps it only while an output shows one of them.
 _KEEP_NB_METADATA = {"kernelspec", "language_info", "celltoolbar", "title", "widgets"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # Cell metadata we keep: tags (nbval, papermill), slides, nbgrader, editable flags,
 # and "coursekit" (the course's own notes: why a cell's output is not compared).
 _KEEP_CELL_METADATA = {
@@ -70,6 +70,12 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     only mean a cell was skipped, which the format test reports.
     """
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in _KEEP_NB_METADATA}
+    if not _shows_a_widget(nb):
+        # The course stores its outputs with static widgets, yet nbclient still saves
+        # the state of the widget objects the run made. Nothing shows it, and with the
+        # course's saveState setting (coursekit.widgets) JupyterLab rebuilds those models
+        # on opening, which marks the notebook modified; a save then writes it back empty.
+        nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = _language_info(nb.metadata.get("language_info"))
     count = 0
@@ -92,6 +98,13 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:03d}"
     return nb
+
+
+def _shows_a_widget(nb: nbformat.NotebookNode) -> bool:
+    """Whether any output of ``nb`` is a widget view (which needs the saved widget state)."""
+    return any(
+        WIDGET_VIEW in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", [])
+    )
 
 
 def _coalesce_streams(outputs: list) -> list:

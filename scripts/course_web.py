@@ -39,11 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from coursekit.grading.release import MARKERS, is_grade, release_notebook  # noqa: E402
-from coursekit.notebooks import course_notebooks  # noqa: E402
+from coursekit.notebooks import WIDGET_VIEW, course_notebooks  # noqa: E402
 
 WEB = ROOT / "web"
 NODE_MODULES = ROOT / "node_modules"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 ASSETS = "_assets"  # beside the decks / the exported HTML
 
 # A 1280x720 slide holds about this many lines of 19px code or 20px text under

@@ -14,7 +14,13 @@ import nbformat
 import pytest
 
 from coursekit.grading.progress import is_progress_cell, progress_cells
-from coursekit.notebooks import KERNELSPEC, course_notebooks, normalise, stderr_outputs
+from coursekit.notebooks import (
+    KERNELSPEC,
+    WIDGET_VIEW,
+    course_notebooks,
+    normalise,
+    stderr_outputs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = course_notebooks(ROOT / "notebooks")
@@ -202,6 +208,34 @@ def test_normalise_joins_a_stream_split_into_several_messages():
         ("stderr", "w\n"),
         ("stdout", "c\n"),
     ]
+
+
+def _with_widget_state(view: bool) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    data = {"text/plain": "slider"}
+    if view:
+        data[WIDGET_VIEW] = {"model_id": "m1", "version_major": 2, "version_minor": 0}
+    cell = nbformat.v4.new_code_cell("slider", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("display_data", data=data)]
+    nb.cells = [cell]
+    state = {"m1": {"model_name": "IntSliderModel", "state": {"value": 3}}}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    return nb
+
+
+def test_normalise_drops_widget_state_that_no_output_shows():
+    # Static widgets leave state behind that nothing shows; Lab would mark the
+    # notebook modified on opening while it rebuilt those models.
+    assert "widgets" not in normalise(_with_widget_state(view=False)).metadata
+    kept = normalise(_with_widget_state(view=True)).metadata["widgets"]
+    assert kept["application/vnd.jupyter.widget-state+json"]["state"]["m1"]["state"] == {"value": 3}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
+def test_no_widget_state_without_a_widget_view(path):
+    nb = _read(path)
+    views = [o for c in nb.cells for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
+    assert views or "widgets" not in nb.metadata
 
 
 def _graded(nb) -> list:
