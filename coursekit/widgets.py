@@ -32,6 +32,12 @@ kernel. Two things keep its figure on screen then:
   by ``share/jupyter/lab/settings/overrides.d/coursekit.json``, which installing
   coursekit puts in the environment). On reopening, Lab rebuilds the explorer
   from that state: controls, info and the figure as last drawn.
+
+The price of ``saveState``: Lab's widget manager marks a notebook modified
+whenever it rebuilds or clears widget models, so a notebook that holds widget
+state opens marked modified, as may one in a restored workspace. The stored
+course notebooks hold none: their outputs are static, and
+``coursekit.notebooks.normalise`` drops the state no output shows.
 """
 
 from __future__ import annotations

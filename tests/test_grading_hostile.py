@@ -348,10 +348,12 @@ def test_expected_statuses_of_the_costly_payloads(hostile):
     idx = {name: f"h{i:02d}_{name}" for i, name in enumerate(PAYLOADS)}
     assert _status(hostile, idx["cost_loop"])["nb01-softmax-tests"] == "timeout"
     assert set(_status(hostile, idx["cost_hung_cell"]).values()) == {"timeout"}
+    # Which limit stops it first depends on how fast this machine writes 1.5 GiB.
     assert _status(hostile, idx["cost_shared_memory"])["nb01-softmax-tests"] in (
         "out of memory",
         "crashed",
         "failed",
+        "timeout",
     )
     assert _status(hostile, idx["forge_files"])["nb01-softmax-tests"] == "crashed"
 
