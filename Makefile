@@ -137,6 +137,7 @@ serve-site:
 
 bench: install-dev
 	$(DEV_BIN)/python benchmarks/bench_numpy.py
+	$(DEV_BIN)/python benchmarks/bench_conv_parts.py
 	$(DEV_BIN)/python benchmarks/bench_course.py
 	$(DEV_BIN)/python benchmarks/bench_gpu.py
 

@@ -1,0 +1,203 @@
+"""Where the NumPy convolution's time goes, piece by piece, against PyTorch's.
+
+The conv 16->32 case of bench_numpy.py (64x16x32x32 input, 3x3 kernel, pad 1,
+float32, forward + backward), on ONE thread on both sides, so that every piece
+is timed alone and no thread pool blurs it:
+
+* the whole step: coursekit's ``conv2d_forward`` + ``conv2d_backward`` and
+  ``torch.nn.functional.conv2d`` + ``backward`` (oneDNN's direct convolution);
+* coursekit's pieces for all 64 images, block by block as it runs them: the
+  three matrix products per image, the copy of the receptive fields (im2col,
+  once per pass) and the scatter-add of the column gradient (col2im);
+* the same three products in PyTorch (``torch.matmul``), to tell the BLAS's
+  speed apart from the convolution's method.
+
+Every repeat runs each item once, in turn, after a short pause (as in
+bench_numpy.py), and the medians are printed with GFLOP/s for the products.
+
+    python benchmarks/bench_conv_parts.py
+    python benchmarks/bench_conv_parts.py --repeats 31 --json benchmarks/results/conv_parts/run.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from coursekit.conv import (  # noqa: E402
+    _BLOCK_BYTES,
+    _add_windows,
+    _pad,
+    _windows,
+    conv2d_backward,
+    conv2d_forward,
+)
+
+N, C_IN, C_OUT, HW, K = 64, 16, 32, 32, 3
+PAUSE = 0.02  # seconds before each timed run: let idle worker threads go to sleep
+
+
+def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], float]]:
+    """name -> (function to time, its floating-point operations; 0 where not a product).
+
+    The pieces run as ``conv2d_forward``/``conv2d_backward`` run them: a block of
+    a few images at a time (``coursekit.conv._BLOCK_BYTES`` of columns, so that
+    they stay in the CPU's cache), over all 64 images.
+    """
+    x = rng.standard_normal((N, C_IN, HW, HW)).astype(np.float32)
+    w = (rng.standard_normal((C_OUT, C_IN, K, K)) * 0.1).astype(np.float32)
+    b = np.zeros(C_OUT, np.float32)
+    dout = rng.standard_normal((N, C_OUT, HW, HW)).astype(np.float32)
+    k, length = C_IN * K * K, HW * HW
+    w_mat = w.reshape(C_OUT, k)
+    win = _windows(_pad(x, (1, 1)), (K, K), (HW, HW), (1, 1), (1, 1))
+    d = dout.reshape(N, C_OUT, length)
+    size = max(1, min(N, _BLOCK_BYTES // (k * length * 4)))
+    starts = range(0, N, size)
+    buf = np.empty((size, C_IN, K, K, HW, HW), np.float32)
+    buf[...] = win[:size]
+    cols = buf.reshape(size, k, length)  # one block of columns, in cache as in coursekit
+    dcols = np.matmul(w_mat.T, d[:size]).reshape(size, C_IN, K, K, HW, HW)
+    dxp = np.zeros((N, C_IN, HW + 2, HW + 2), np.float32)
+    flops = 2.0 * N * C_OUT * k * length  # each of the three products, all images
+
+    def numpy_step():
+        _, cache = conv2d_forward(x, w, b, stride=1, padding=1)
+        return conv2d_backward(dout, cache)
+
+    xt = torch.tensor(x, requires_grad=True)
+    wt, bt = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    dt = torch.tensor(dout)
+
+    def torch_step():
+        F.conv2d(xt, wt, bt, padding=1).backward(dt)
+
+    def blocks(piece: Callable[[int, int], object]) -> Callable[[], None]:
+        def run_all() -> None:
+            for start in starts:
+                piece(start, min(size, N - start))
+
+        return run_all
+
+    def im2col(start: int, n: int) -> None:
+        buf[:n] = win[start : start + n]
+
+    def col2im(start: int, n: int) -> None:
+        _add_windows(dxp[start : start + n], dcols[:n], (1, 1), (1, 1))
+
+    tw, tcols, td = torch.from_numpy(w_mat), torch.from_numpy(cols), torch.from_numpy(d)
+    return {
+        "numpy_step": (numpy_step, 3 * flops),
+        "torch_step": (torch_step, 3 * flops),
+        "forward_product": (blocks(lambda s, n: np.matmul(w_mat, cols[:n])), flops),
+        "column_gradient_product": (blocks(lambda s, n: np.matmul(w_mat.T, d[s : s + n])), flops),
+        "weight_gradient_product": (
+            blocks(lambda s, n: np.matmul(cols[:n], d[s : s + n].transpose(0, 2, 1)).sum(0)),
+            flops,
+        ),
+        "im2col_copy": (blocks(im2col), 0.0),
+        "col2im_scatter": (blocks(col2im), 0.0),
+        "torch_forward_product": (blocks(lambda s, n: torch.matmul(tw, tcols[:n])), flops),
+        "torch_column_gradient_product": (
+            blocks(lambda s, n: torch.matmul(tw.T, td[s : s + n])),
+            flops,
+        ),
+        "torch_weight_gradient_product": (
+            blocks(lambda s, n: torch.matmul(tcols[:n], td[s : s + n].transpose(1, 2)).sum(0)),
+            flops,
+        ),
+    }
+
+
+def run(repeats: int) -> dict[str, dict[str, float]]:
+    todo = items(np.random.default_rng(0))
+    times: dict[str, list[float]] = {name: [] for name in todo}
+    with threadpool_limits(limits=1):
+        for fn, _ in todo.values():
+            fn()  # warm-up
+        for _ in range(repeats):
+            for name, (fn, _) in todo.items():
+                time.sleep(PAUSE)
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    out = {}
+    for name, (_, flops) in todo.items():
+        ms = statistics.median(times[name]) * 1e3
+        out[name] = {"ms": round(ms, 2)}
+        if flops:
+            out[name]["gflops"] = round(flops / ms / 1e6, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=21, help="timed runs of each item")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="also write the run as a JSON record here (an existing file is never overwritten)",
+    )
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    if args.json is not None and args.json.exists():
+        parser.error(f"--json {args.json} exists already: name a new file")
+    torch.set_num_threads(1)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    parts = run(args.repeats)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    print(
+        f"conv {C_IN}->{C_OUT} fwd+bwd ({N}x{C_IN}x{HW}x{HW}, {K}x{K}, pad 1), float32, "
+        f"one thread, NumPy {np.__version__}, PyTorch {torch.__version__}, "
+        f"{args.repeats} interleaved repeats; load {load_before:.2f} -> {load_after:.2f}"
+    )
+    for name, p in parts.items():
+        rate = f"{p['gflops']:7.1f} GFLOP/s" if "gflops" in p else ""
+        print(f"{name:<31} {p['ms']:8.2f} ms  {rate}")
+    pieces = ["forward_product", "column_gradient_product", "weight_gradient_product"]
+    products = sum(parts[n]["ms"] for n in pieces)
+    copies = 2 * parts["im2col_copy"]["ms"] + parts["col2im_scatter"]["ms"]
+    print(
+        f"NumPy step {parts['numpy_step']['ms']:.2f} ms = products {products:.2f} + "
+        f"im2col (twice) and col2im {copies:.2f} + the rest "
+        f"{parts['numpy_step']['ms'] - products - copies:.2f}; "
+        f"torch step {parts['torch_step']['ms']:.2f} ms "
+        f"(ratio {parts['numpy_step']['ms'] / parts['torch_step']['ms']:.2f}x)"
+    )
+    if args.json is not None:
+        record = {
+            "date": time.strftime("%Y-%m-%d"),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+            "threads": 1,
+            "cpus": os.cpu_count(),
+            "repeats": args.repeats,
+            "pause_ms": 1000 * PAUSE,
+            "load_before": round(load_before, 2),
+            "load_after": round(load_after, 2),
+            "parts": parts,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, "x", encoding="utf-8") as f:  # "x": never overwrite a record
+            json.dump(record, f, indent=1)
+            f.write("\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
