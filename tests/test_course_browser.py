@@ -15,6 +15,7 @@ file checks the course itself:
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -193,11 +194,12 @@ window.fetch = (input, init) => {
 def test_a_freshly_opened_notebook_is_not_modified(student_lab, page):
     page.add_init_script(RECORD_SAVES)
     # A first visit: an empty workspace. With the tabs an earlier page left open
-    # restored, Lab sometimes marks this tab modified with nothing in it changed:
-    # the widget manager does so when it clears its state, if saveState is on (the
-    # course turns it on: coursekit/widgets.py), whatever the notebook holds. What
-    # this test guards is the notebook: widget state saved in it, which Lab rebuilds
-    # on opening, marked it modified too (coursekit.notebooks.normalise drops it).
+    # restored, Lab sometimes marks this tab modified with nothing in it changed
+    # (seen on a busy machine; jupyterlab-manager marks the document modified each
+    # time it registers or clears widget models while saveState is on, which the
+    # course turns on: coursekit/widgets.py). What this test guards is the notebook:
+    # widget state stored in it, which Lab rebuilds on opening, marked it modified
+    # on CI (coursekit.notebooks.normalise now drops state that no output shows).
     open_notebook(page, student_lab, NB02, reset=True)
     page.wait_for_timeout(1500)  # the kernel's info has reached the model by now
     tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").filter(has_text="02_gradient_descent")
@@ -211,8 +213,6 @@ def unsaved_changes(page, name: str) -> str:
     What was sent, not the file, in case the server mends something on save.
     Needs ``RECORD_SAVES`` installed before the page loaded.
     """
-    import json
-
     page.locator(".jp-NotebookPanel:visible .jp-Notebook").first.click()
     page.keyboard.press("Control+s")
     page.wait_for_function("() => window.__lastSave !== undefined")
