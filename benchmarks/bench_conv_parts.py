@@ -32,19 +32,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_numpy.py, beside this file
 
-from coursekit.conv import (  # noqa: E402
-    _BLOCK_BYTES,
-    _add_windows,
-    _pad,
-    _windows,
-    conv2d_backward,
-    conv2d_forward,
-)
+from bench_numpy import conv_case  # noqa: E402  (the same case as bench_numpy's conv 16->32)
+
+from coursekit.conv import _BLOCK_BYTES, _add_windows, _pad, _windows  # noqa: E402
 
 N, C_IN, C_OUT, HW, K = 64, 16, 32, 32, 3
 PAUSE = 0.02  # seconds before each timed run: let idle worker threads go to sleep
@@ -57,14 +52,11 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     a few images at a time (``coursekit.conv._BLOCK_BYTES`` of columns, so that
     they stay in the CPU's cache), over all 64 images.
     """
-    x = rng.standard_normal((N, C_IN, HW, HW)).astype(np.float32)
-    w = (rng.standard_normal((C_OUT, C_IN, K, K)) * 0.1).astype(np.float32)
-    b = np.zeros(C_OUT, np.float32)
-    dout = rng.standard_normal((N, C_OUT, HW, HW)).astype(np.float32)
+    case = conv_case(C_IN, C_OUT, rng)
     k, length = C_IN * K * K, HW * HW
-    w_mat = w.reshape(C_OUT, k)
-    win = _windows(_pad(x, (1, 1)), (K, K), (HW, HW), (1, 1), (1, 1))
-    d = dout.reshape(N, C_OUT, length)
+    w_mat = case.w.reshape(C_OUT, k)
+    win = _windows(_pad(case.x, (1, 1)), (K, K), (HW, HW), (1, 1), (1, 1))
+    d = case.dout.reshape(N, C_OUT, length)
     size = max(1, min(N, _BLOCK_BYTES // (k * length * 4)))
     starts = range(0, N, size)
     buf = np.empty((size, C_IN, K, K, HW, HW), np.float32)
@@ -73,17 +65,6 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     dcols = np.matmul(w_mat.T, d[:size]).reshape(size, C_IN, K, K, HW, HW)
     dxp = np.zeros((N, C_IN, HW + 2, HW + 2), np.float32)
     flops = 2.0 * N * C_OUT * k * length  # each of the three products, all images
-
-    def numpy_step():
-        _, cache = conv2d_forward(x, w, b, stride=1, padding=1)
-        return conv2d_backward(dout, cache)
-
-    xt = torch.tensor(x, requires_grad=True)
-    wt, bt = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
-    dt = torch.tensor(dout)
-
-    def torch_step():
-        F.conv2d(xt, wt, bt, padding=1).backward(dt)
 
     def blocks(piece: Callable[[int, int], object]) -> Callable[[], None]:
         def run_all() -> None:
@@ -100,8 +81,8 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
 
     tw, tcols, td = torch.from_numpy(w_mat), torch.from_numpy(cols), torch.from_numpy(d)
     return {
-        "numpy_step": (numpy_step, 3 * flops),
-        "torch_step": (torch_step, 3 * flops),
+        "numpy_step": (case.numpy_step, 3 * flops),
+        "torch_step": (case.torch_step, 3 * flops),
         "forward_product": (blocks(lambda s, n: np.matmul(w_mat, cols[:n])), flops),
         "column_gradient_product": (blocks(lambda s, n: np.matmul(w_mat.T, d[s : s + n])), flops),
         "weight_gradient_product": (

@@ -37,6 +37,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -88,7 +89,19 @@ def compare(numpy_fn: Callable[[], object], torch_fn: Callable[[], object], repe
     return statistics.median(t_np), statistics.median(t_torch), statistics.median(ratios), q1, q3
 
 
-def bench_conv(c_in: int, c_out: int, repeats: int, rng: np.random.Generator) -> Result:
+class ConvCase(NamedTuple):
+    """The convolution case: its arrays and one forward + backward step on each side."""
+
+    x: np.ndarray  # (64, C_in, 32, 32)
+    w: np.ndarray  # (C_out, C_in, 3, 3)
+    b: np.ndarray  # (C_out,)
+    dout: np.ndarray  # (64, C_out, 32, 32)
+    numpy_step: Callable[[], object]
+    torch_step: Callable[[], object]
+
+
+def conv_case(c_in: int, c_out: int, rng: np.random.Generator) -> ConvCase:
+    """64 images of 32x32, 3x3 kernel, padding 1, float32 (bench_conv_parts.py times it too)."""
     x = rng.standard_normal((64, c_in, 32, 32)).astype(np.float32)
     w = (rng.standard_normal((c_out, c_in, 3, 3)) * 0.1).astype(np.float32)
     b = np.zeros(c_out, np.float32)
@@ -105,7 +118,12 @@ def bench_conv(c_in: int, c_out: int, repeats: int, rng: np.random.Generator) ->
     def torch_step():
         F.conv2d(xt, wt, bt, padding=1).backward(dt)
 
-    return compare(numpy_step, torch_step, repeats)
+    return ConvCase(x, w, b, dout, numpy_step, torch_step)
+
+
+def bench_conv(c_in: int, c_out: int, repeats: int, rng: np.random.Generator) -> Result:
+    case = conv_case(c_in, c_out, rng)
+    return compare(case.numpy_step, case.torch_step, repeats)
 
 
 def bench_maxpool(repeats: int, rng: np.random.Generator) -> Result:

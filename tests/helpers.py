@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import secrets
@@ -33,6 +34,7 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -59,6 +61,14 @@ STDERR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.s
 # --------------------------------------------------------------------------- #
 # notebooks and folders
 # --------------------------------------------------------------------------- #
+def load_script(path: Path, name: str | None = None) -> ModuleType:
+    """Import the Python file ``path`` (a script, not a package module) as a fresh module."""
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def course_notebook(number: str, folder: Path = NOTEBOOKS) -> Path:
     """The course notebook numbered ``number`` ("06"), found as coursekit finds them.
 

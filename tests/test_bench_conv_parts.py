@@ -5,11 +5,11 @@ the plumbing: every piece timed, rates that follow from the times, and that a
 record is never overwritten.
 """
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCTS = ("forward_product", "column_gradient_product", "weight_gradient_product")
@@ -17,11 +17,7 @@ PRODUCTS = ("forward_product", "column_gradient_product", "weight_gradient_produ
 
 @pytest.fixture(scope="module")
 def bench():
-    path = REPO / "benchmarks" / "bench_conv_parts.py"
-    spec = importlib.util.spec_from_file_location("bench_conv_parts", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "benchmarks" / "bench_conv_parts.py")
 
 
 def test_a_short_run_writes_a_complete_record_and_never_overwrites_one(bench, tmp_path, capsys):

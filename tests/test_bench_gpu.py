@@ -1,20 +1,17 @@
 """benchmarks/bench_gpu.py in its CPU quick mode: the record it writes is complete and consistent."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_gpu", REPO / "benchmarks" / "bench_gpu.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "benchmarks" / "bench_gpu.py")
 
 
 def test_quick_cpu_run_writes_a_consistent_record(bench, tmp_path, capsys):

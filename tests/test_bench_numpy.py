@@ -5,22 +5,18 @@ checks the plumbing: pairs, pause, the JSON record, and that a record is never
 overwritten.
 """
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    path = REPO / "benchmarks" / "bench_numpy.py"
-    spec = importlib.util.spec_from_file_location("bench_numpy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "benchmarks" / "bench_numpy.py")
 
 
 def test_compare_interleaves_and_pauses_before_each_run(bench, monkeypatch):

@@ -8,12 +8,12 @@ module that the script can run must have a record.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "benchmarks" / "results" / "mutation"
@@ -61,8 +61,6 @@ def test_each_record_is_quoted_exactly(module):
 
 
 def test_every_row_has_a_record_and_every_module_a_row():
-    spec = importlib.util.spec_from_file_location("mutation", ROOT / "scripts" / "mutation.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script(ROOT / "scripts" / "mutation.py")
     modules = {f"coursekit/{m}.py" for m in script.MODULES}
     assert set(_rows()) == set(_records()) == modules

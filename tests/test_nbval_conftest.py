@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import nbval.kernel
 import nbval.plugin
 import pytest
+from helpers import load_script
 
 CONFTEST = Path(__file__).resolve().parents[1] / "notebooks" / "conftest.py"
 
@@ -16,10 +16,7 @@ CONFTEST = Path(__file__).resolve().parents[1] / "notebooks" / "conftest.py"
 def retry(monkeypatch):
     """The conftest module, loaded with nbval's own RunningKernel put back afterwards."""
     monkeypatch.setattr(nbval.plugin, "RunningKernel", nbval.plugin.RunningKernel)
-    spec = importlib.util.spec_from_file_location("notebooks_conftest", CONFTEST)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(CONFTEST, "notebooks_conftest")
 
 
 class FakeClient:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import load_script
 
 from coursekit.grading import cli
 from coursekit.grading import progress as prog
@@ -349,15 +350,9 @@ def test_progress_cells_and_the_student_edition():
 def test_add_progress_cell_script_is_idempotent_and_its_output_is_the_kernels(
     course, counted, tmp_path
 ):
-    import importlib.util
-
     from nbclient import NotebookClient
 
-    spec = importlib.util.spec_from_file_location(
-        "add_progress_cell", ROOT / "scripts" / "add_progress_cell.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script(ROOT / "scripts" / "add_progress_cell.py")
     _, workspace = course
     folder = tmp_path / "nbs"
     folder.mkdir()
