@@ -22,7 +22,6 @@ bench_numpy.py), and the medians are printed with GFLOP/s for the products.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -37,7 +36,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_numpy.py, beside this file
 
-from bench_numpy import conv_case  # noqa: E402  (the same case as bench_numpy's conv 16->32)
+from bench_numpy import conv_case, write_record  # noqa: E402  (conv_case: bench_numpy's conv 16->32)
 
 from coursekit.conv import _BLOCK_BYTES, _add_windows, _pad, _windows  # noqa: E402
 
@@ -172,11 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_after": round(load_after, 2),
             "parts": parts,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "x", encoding="utf-8") as f:  # "x": never overwrite a record
-            json.dump(record, f, indent=1)
-            f.write("\n")
-        print(f"wrote {args.json}")
+        write_record(args.json, record)
     return 0
 
 

@@ -302,12 +302,17 @@ def main(argv: list[str] | None = None) -> int:
                 for key, (name, t_np, t_torch, r, q1, q3) in zip(KEYS, rows, strict=True)
             },
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "x", encoding="utf-8") as f:  # "x": never overwrite a record
-            json.dump(record, f, indent=1)
-            f.write("\n")
-        print(f"wrote {args.json}")
+        write_record(args.json, record)
     return 0
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Write ``record`` as JSON to a new file ``path`` (an existing record is never overwritten)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "x", encoding="utf-8") as f:  # "x": fails if the file exists
+        json.dump(record, f, indent=1)
+        f.write("\n")
+    print(f"wrote {path}")
 
 
 def _load(when: str) -> float:
