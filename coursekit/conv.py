@@ -507,8 +507,8 @@ def conv2d_backward(
         dcols = np.matmul(w_mat.T, d_blk).reshape(len(cols), c_in, kh, kw, ho, wo)
         _add_windows(dxp[start : start + len(cols)], dcols, stride, dilation)
         # (B, K, L) @ (B, L, C_out) summed over the block's images: its share of dw,
-        # transposed. The same product as (B, C_out, L) @ (B, L, K), but OpenBLAS runs
-        # this orientation about 1.5x faster (docs/benchmarks.md).
+        # transposed. The same product as (B, C_out, L) @ (B, L, K), in the orientation
+        # OpenBLAS runs faster for these shapes (docs/benchmarks.md).
         return np.matmul(cols, d_blk.transpose(0, 2, 1)).sum(axis=0)
 
     dw_t = sum(_map_column_blocks(block, win), np.zeros_like(w_mat.T))
