@@ -15,6 +15,9 @@ Three implementations, from the readable to the fast:
    time, so the forward pass and both gradients are large matrix products on
    data that is still in cache; the blocks are shared among threads, and the
    input gradient is accumulated with one strided add per kernel offset.
+   With stride 1 the columns are *shifted rows* of the flattened padded image
+   (see ``_shifted_columns``), which makes every copy and add a long contiguous
+   one.
 
 Column layout of ``im2col``: ``cols`` has shape ``(N, C * kh * kw, H_out * W_out)``;
 row ``c * kh * kw + p * kw + q`` holds input channel ``c`` at kernel offset
@@ -25,6 +28,7 @@ is output pixel ``(i, j)``. So ``w.reshape(C_out, -1) @ cols`` is the output.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -175,21 +179,13 @@ def _blas_threads() -> int:
     return max((info["num_threads"] for info in _blas().info()), default=1)
 
 
-def _map_column_blocks(fn: Callable[[int, np.ndarray], T], win: np.ndarray) -> list[T]:
-    """Call ``fn(first image, columns)`` for every block of images; return the results in order.
+def _map_blocks(fn: Callable[[int, int, dict], T], n: int, size: int) -> list[T]:
+    """Call ``fn(start, stop, scratch)`` for each block of ``size`` images; results in order.
 
-    win is the window view (N, C, kh, kw, H_out, W_out); ``columns`` has shape (B, K, L)
-    with K = C kh kw and L = H_out W_out: the receptive fields of B images, copied.
-    ``fn`` may write only to its own B images of an output (blocks never share an
-    image) and returns what the caller sums up, such as its part of the weight gradient.
-
-    Why blocks: for a whole batch the column matrix is 9x the input (38 MB for
-    64x16x32x32 with a 3x3 kernel), far more than the CPU caches hold. Written
-    at once, it goes out to main memory and every matrix product reads it back
-    from there, and memory, not arithmetic, sets the pace (measured: the same
-    products ran 3-4x slower on the whole batch than on cache-sized pieces). A
-    block of a few images is copied into a reused buffer and consumed by the
-    matrix products while it is still in cache.
+    ``fn`` handles images ``start:stop`` and may write only to those images of an
+    output (blocks never share an image); it returns what the caller sums up, such
+    as its part of the weight gradient. ``scratch`` is a dict that belongs to the
+    calling thread, for buffers that the blocks reuse (see ``_buffer``).
 
     Why threads: blocks are independent, so they are shared out among as many
     threads as NumPy's BLAS would use, each running its products on a single BLAS
@@ -199,27 +195,240 @@ def _map_column_blocks(fn: Callable[[int, np.ndarray], T], win: np.ndarray) -> l
     of them is often not running, conv 16->32 ran 13x slower than torch
     (docs/benchmarks.md).
     """
-    n, c, kh, kw, ho, wo = win.shape
-    per_image = c * kh * kw * ho * wo * win.itemsize
-    size = max(1, min(n, _BLOCK_BYTES // max(per_image, 1)))
     starts = range(0, n, size)
     workers = min(_blas_threads(), len(starts))
+    todo = iter(enumerate(starts))
+    lock = threading.Lock()
 
-    def run(first_blocks: range) -> list[T]:
-        buf = np.empty((size, c, kh, kw, ho, wo), dtype=win.dtype)
-        results = []
-        for start in first_blocks:
-            blk = buf[: min(size, n - start)]
-            blk[...] = win[start : start + len(blk)]  # the im2col copy of this block
-            results.append(fn(start, blk.reshape(len(blk), c * kh * kw, ho * wo)))
-        return results
+    def run() -> list[tuple[int, T]]:
+        # each thread takes the next block when it is done with one, so a thread that
+        # runs slower (sharing its core with another program) takes fewer blocks
+        scratch: dict = {}
+        done = []
+        while True:
+            with lock:
+                item = next(todo, None)
+            if item is None:
+                return done
+            i, start = item
+            done.append((i, fn(start, min(start + size, n), scratch)))
 
     if workers <= 1:
-        return run(starts)
-    # worker i takes blocks i, i + workers, ...: all blocks but the last are the same size
+        return [result for _, result in run()]
     with _blas().limit(limits=1), ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(run, [starts[i::workers] for i in range(workers)]))
-    return [parts[i % workers][i // workers] for i in range(len(starts))]
+        threads = [pool.submit(run) for _ in range(workers)]
+        done = [pair for thread in threads for pair in thread.result()]
+    # in block order, whichever thread ran a block: sums of the results come out the same
+    return [result for _, result in sorted(done, key=lambda pair: pair[0])]
+
+
+def _block_size(n: int, per_image: int) -> int:
+    """Images per block: as many as fit ``_BLOCK_BYTES`` (at least 1, at most n)."""
+    return max(1, min(n, _BLOCK_BYTES // max(per_image, 1)))
+
+
+def _buffer(scratch: dict, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A zero-filled buffer kept in ``scratch`` under ``name``, made on first use.
+
+    Blocks reuse it, so whatever a block leaves in it stays there: the callers
+    rely on that to keep the parts they never write at zero.
+    """
+    if name not in scratch:
+        scratch[name] = np.zeros(shape, dtype=dtype)
+    return scratch[name]
+
+
+def _map_column_blocks(fn: Callable[[int, np.ndarray], T], win: np.ndarray) -> list[T]:
+    """Call ``fn(first image, columns)`` for every block of images; return the results in order.
+
+    win is the window view (N, C, kh, kw, H_out, W_out); ``columns`` has shape (B, K, L)
+    with K = C kh kw and L = H_out W_out: the receptive fields of B images, copied.
+    ``fn`` may write only to its own B images of an output, as in ``_map_blocks``.
+
+    Why blocks: for a whole batch the column matrix is 9x the input (38 MB for
+    64x16x32x32 with a 3x3 kernel), far more than the CPU caches hold. Written
+    at once, it goes out to main memory and every matrix product reads it back
+    from there, and memory, not arithmetic, sets the pace (measured: the same
+    products ran 3-4x slower on the whole batch than on cache-sized pieces). A
+    block of a few images is copied into a reused buffer and consumed by the
+    matrix products while it is still in cache.
+    """
+    n, c, kh, kw, ho, wo = win.shape
+    size = _block_size(n, c * kh * kw * ho * wo * win.itemsize)
+
+    def block(start: int, stop: int, scratch: dict) -> T:
+        buf = _buffer(scratch, "cols", (size, c, kh, kw, ho, wo), win.dtype)
+        blk = buf[: stop - start]
+        blk[...] = win[start:stop]  # the im2col copy of this block
+        return fn(start, blk.reshape(stop - start, c * kh * kw, ho * wo))
+
+    return _map_blocks(block, n, size)
+
+
+# ----------------------------------------------------------------------------
+# stride 1: columns as shifted rows of the flattened image
+# ----------------------------------------------------------------------------
+#
+# Flatten each padded channel, F = Hp * Wp numbers, and put output pixel (i, j)
+# at flat position t = i * Wp + j. Kernel offset (p, q) reads the input at
+# t + p*dh*Wp + q*dw: the same shift for every pixel. So the row of the column
+# matrix for (c, p, q) is one contiguous slice of channel c, and the column
+# gradient goes back with one contiguous add per offset. The price: positions
+# with j >= W_out (the last Wp - W_out of every image row) are computed too and
+# thrown away, about 6 % more arithmetic for 32x32 images with a 3x3 kernel.
+# In return the copies and adds run over long contiguous slices, several times
+# faster than over rows of 32 numbers (docs/benchmarks.md).
+
+
+def _shift_geometry(hp: int, wp: int, kernel: Pair, dilation: Pair) -> tuple[int, list[int]]:
+    """(Lw, shifts): flat positions 0 .. Lw-1 cover every output pixel; one shift per offset.
+
+    The last output pixel is at (H_out - 1) * Wp + W_out - 1, so Lw = (H_out - 1) Wp + W_out;
+    offset (p, q) reads ``shift = p dh Wp + q dw`` further on. Position Lw - 1 plus the
+    largest shift is Hp Wp - 1, the last number of the channel: no read leaves it.
+    """
+    (kh, kw), (dh, dw) = kernel, dilation
+    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+    return (ho - 1) * wp + wo, [p * dh * wp + q * dw for p in range(kh) for q in range(kw)]
+
+
+def _padded_block(x: np.ndarray, padding: Pair, buf: np.ndarray) -> np.ndarray:
+    """Copy the images x (B, C, H, W) into the middle of buf (B, C, H + 2 ph, W + 2 pw).
+
+    buf comes from ``_buffer``: its border was zero when made and is never written.
+    """
+    (ph, pw), (h, wd) = padding, x.shape[2:]
+    buf[:, :, ph : ph + h, pw : pw + wd] = x
+    return buf
+
+
+def _shifted_columns(xp: np.ndarray, kernel: Pair, dilation: Pair, out: np.ndarray) -> np.ndarray:
+    """The columns of stride-1 im2col at flat positions, copied into ``out``.
+
+    xp : contiguous ndarray of shape (B, C, Hp, Wp), the padded images
+    out : ndarray of shape (B, C, kh, kw, Lw) (Lw from ``_shift_geometry``)
+    Returns out reshaped to (B, C kh kw, Lw): row ``c kh kw + p kw + q`` (the order of
+    ``w.reshape(C_out, -1)``) is channel c shifted by offset (p, q). Positions whose
+    column ``t % Wp`` is W_out or more hold numbers that belong to no output pixel.
+    """
+    b, c, hp, wp = xp.shape
+    lw = out.shape[-1]
+    sn, sc, row, col = xp.strides
+    # element [n, c, p, q, t] is the flat channel's number t + p dh Wp + q dw
+    view = as_strided(
+        xp,
+        shape=out.shape,
+        strides=(sn, sc, row * dilation[0], col * dilation[1], col),
+        writeable=False,
+    )
+    out[...] = view
+    return out.reshape(b, -1, lw)
+
+
+def _add_shifted(dxf: np.ndarray, dcols: np.ndarray, shifts: list[int]) -> None:
+    """The adjoint of ``_shifted_columns``, in place: add each offset's slice back, shifted.
+
+    dxf : ndarray of shape (B, C * F), the padded input gradient, flattened per image
+    dcols : ndarray of shape (B, kh * kw, C * F): for each kernel offset, the column
+        gradient of every channel on its whole F = Hp Wp frame, zero at every
+        position that is no output pixel
+    One add per offset over all channels at once: a number of channel c lands
+    in channel c's frame (see ``_shift_geometry``), and the zeros that cross into
+    the next frame add nothing.
+    """
+    span = dxf.shape[1]
+    for k, shift in enumerate(shifts):
+        dxf[:, shift:] += dcols[:, k, : span - shift]
+
+
+def _conv2d_forward_shifted(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    out: np.ndarray,
+    padding: Pair,
+    dilation: Pair,
+) -> bool:
+    """Stride-1 convolution of x (N, C, H, W), written into out (N, C_out, H_out, W_out).
+
+    w : (C_out, C, kh, kw); b : (C_out,) or None, added as each block is written out.
+    Returns whether every number of x is finite (the backward pass needs to know).
+    """
+    n, c, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    ho, wo = out.shape[2:]
+    hp, wp = h + 2 * padding[0], wd + 2 * padding[1]
+    lw, _ = _shift_geometry(hp, wp, (kh, kw), dilation)
+    w_mat = w.reshape(c_out, -1)
+    size = _block_size(n, w_mat.shape[1] * lw * w.itemsize)
+
+    def block(start: int, stop: int, scratch: dict) -> bool:
+        m = stop - start
+        xp = _padded_block(
+            x[start:stop], padding, _buffer(scratch, "xp", (size, c, hp, wp), w.dtype)[:m]
+        )
+        cols = _buffer(scratch, "cols", (size, c, kh, kw, lw), w.dtype)[:m]
+        cols = _shifted_columns(xp, (kh, kw), dilation, cols)
+        wide = _buffer(scratch, "wide", (size, c_out, ho * wp), w.dtype)[:m]
+        np.matmul(w_mat, cols, out=wide[:, :, :lw])
+        pixels = wide.reshape(m, c_out, ho, wp)[:, :, :, :wo]  # drop the thrown-away columns
+        if b is None:
+            out[start:stop] = pixels
+        else:
+            np.add(pixels, b[:, None, None], out=out[start:stop])
+        # sum() is inf or nan exactly when an element is, or (rarely) when it overflows;
+        # then the backward pass takes the window path, which is exact too
+        return bool(np.isfinite(xp.sum()))
+
+    return all(_map_blocks(block, n, size))
+
+
+def _conv2d_backward_shifted(
+    d: np.ndarray, x: np.ndarray, w: np.ndarray, padding: Pair, dilation: Pair
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dx, dw, db) of a stride-1 convolution of x (N, C, H, W); d is dout (N, C_out, H_out, W_out).
+
+    Exact only when x and w are finite: the thrown-away positions of the columns
+    meet zeros of the output gradient, and 0 * inf is nan (the caller checks).
+    """
+    n, c, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    ho, wo = d.shape[2:]
+    (ph, pw) = padding
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    frame = hp * wp
+    lw, shifts = _shift_geometry(hp, wp, (kh, kw), dilation)
+    k = c * kh * kw
+    # rows ordered (p, q, c): each offset's column gradient for all channels is one slab
+    w_pqc = np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(k, c_out))
+    size = _block_size(n, k * lw * w.itemsize)
+    dx = np.empty((n, c, h, wd), dtype=w.dtype)
+
+    def block(start: int, stop: int, scratch: dict) -> tuple[np.ndarray, np.ndarray]:
+        m = stop - start
+        xp = _padded_block(
+            x[start:stop], padding, _buffer(scratch, "xp", (size, c, hp, wp), w.dtype)[:m]
+        )
+        cols = _buffer(scratch, "cols", (size, c, kh, kw, lw), w.dtype)[:m]
+        cols = _shifted_columns(xp, (kh, kw), dilation, cols)
+        # dout on the flat frame; the thrown-away positions are never written: zero
+        dframe = _buffer(scratch, "dframe", (size, c_out, frame), w.dtype)[:m]
+        dframe[:, :, : ho * wp].reshape(m, c_out, ho, wp)[:, :, :, :wo] = d[start:stop]
+        # positions Lw.. of each frame hold no output pixel: never written, so zero
+        dcols = _buffer(scratch, "dcols", (size, k, frame), w.dtype)[:m]
+        np.matmul(w_pqc, dframe[:, :, :lw], out=dcols[:, :, :lw])
+        dxf = _buffer(scratch, "dxf", (size, c * frame), w.dtype)[:m]
+        dxf[...] = 0
+        _add_shifted(dxf, dcols.reshape(m, kh * kw, c * frame), shifts)
+        dx[start:stop] = dxf.reshape(m, c, hp, wp)[:, :, ph : ph + h, pw : pw + wd]
+        # (B, K, Lw) @ (B, Lw, C_out) summed over the block: its share of dw, transposed
+        dw_t = np.matmul(cols, dframe[:, :, :lw].transpose(0, 2, 1)).sum(axis=0)
+        return dw_t, dframe.sum(axis=(0, 2))
+
+    parts = _map_blocks(block, n, size)
+    dw_t = sum((p[0] for p in parts), np.zeros((k, c_out), dtype=w.dtype))
+    db = sum((p[1] for p in parts), np.zeros(c_out, dtype=w.dtype))
+    return dx, dw_t.T.reshape(w.shape), db
 
 
 def _check_conv_args(
@@ -423,6 +632,24 @@ def col2im(
 # ----------------------------------------------------------------------------
 
 
+def _conv2d_forward_windows(
+    xp: np.ndarray, w: np.ndarray, out_hw: Pair, stride: Pair, dilation: Pair
+) -> np.ndarray:
+    """Convolution of the padded xp (N, C, Hp, Wp) through window columns: (N, C_out, H_out, W_out)."""
+    n, c_in = xp.shape[:2]
+    c_out, _, kh, kw = w.shape
+    win = _windows(xp, (kh, kw), out_hw, stride, dilation)
+    out = np.empty((n, c_out, out_hw[0] * out_hw[1]), dtype=xp.dtype)
+    w_mat = w.reshape(c_out, c_in * kh * kw)
+
+    def block(start: int, cols: np.ndarray) -> None:
+        # (C_out, K) @ (B, K, L) -> (B, C_out, L): one matrix product per image, NCHW directly
+        np.matmul(w_mat, cols, out=out[start : start + len(cols)])
+
+    _map_column_blocks(block, win)
+    return out.reshape(n, c_out, *out_hw)
+
+
 def conv2d_forward(
     x: np.ndarray,
     w: np.ndarray,
@@ -451,25 +678,22 @@ def conv2d_forward(
     c_out, _, kh, kw = w.shape
     ho, wo = _output_hw((h, wd), (kh, kw), stride, padding, dilation)
     dtype = _result_dtype(x, w, b)
-    xp = _pad(x.astype(dtype, copy=False), padding)
+    x = x.astype(dtype, copy=False)
     w = w.astype(dtype, copy=False)
-    win = _windows(xp, (kh, kw), (ho, wo), stride, dilation)
-    k, length = c_in * kh * kw, ho * wo
-    out = np.empty((n, c_out, length), dtype=dtype)
-
-    def block(start: int, cols: np.ndarray) -> None:
-        # (C_out, K) @ (B, K, L) -> (B, C_out, L): one matrix product per image, NCHW directly
-        np.matmul(w.reshape(c_out, k), cols, out=out[start : start + len(cols)])
-
-    _map_column_blocks(block, win)
-    out = out.reshape(n, c_out, ho, wo)
-    if b is not None:
-        out += b.astype(dtype, copy=False)[:, None, None]
-    # keep the padded input, not the columns: the backward pass rebuilds them block by
-    # block, which costs less than writing 9x the input to memory and reading it back.
-    # Without padding xp is x itself, so x must not change before the backward pass
-    # (torch's autograd has the same rule for saved inputs).
-    cache = (x.shape, w, b is not None, xp, stride, padding, dilation)
+    b_ = None if b is None else b.astype(dtype, copy=False)
+    finite = None  # whether x is finite: known, and needed, on the stride-1 path only
+    if stride == (1, 1):
+        out = np.empty((n, c_out, ho, wo), dtype=dtype)
+        finite = _conv2d_forward_shifted(x, w, b_, out, padding, dilation)
+    else:
+        out = _conv2d_forward_windows(_pad(x, padding), w, (ho, wo), stride, dilation)
+        if b_ is not None:
+            out += b_[:, None, None]
+    # keep the input, not the columns: the backward pass rebuilds them block by block,
+    # which costs less than writing 9x the input to memory and reading it back. So x
+    # must not change before the backward pass (torch's autograd has the same rule for
+    # saved inputs).
+    cache = (w, b is not None, x, stride, padding, dilation, finite)
     return out, cache
 
 
@@ -489,14 +713,19 @@ def conv2d_backward(
     dw : ndarray of shape (C_out, C_in, kh, kw)
     db : ndarray of shape (C_out,), or None when the forward pass had no bias
     """
-    x_shape, w, has_bias, xp, stride, padding, dilation = cache
-    n, c_in, h, wd = x_shape
+    w, has_bias, x, stride, padding, dilation, finite = cache
+    n, c_in, h, wd = x.shape
     c_out, _, kh, kw = w.shape
     ho, wo = _output_hw((h, wd), (kh, kw), stride, padding, dilation)
     dout = as_float_array(dout, "dout")
     check_shape(dout, (n, c_out, ho, wo), "dout")
-    d = dout.astype(w.dtype, copy=False).reshape(n, c_out, ho * wo)
-    db = d.sum(axis=(0, 2)) if has_bias else None
+    d = dout.astype(w.dtype, copy=False)
+    if finite and np.isfinite(w.sum()):  # the stride-1 path, exact for finite x and w
+        dx, dw, db = _conv2d_backward_shifted(d, x, w, padding, dilation)
+        return dx, dw, db if has_bias else None
+    db = d.sum(axis=(0, 2, 3)) if has_bias else None
+    d = d.reshape(n, c_out, ho * wo)
+    xp = _pad(x, padding)
     w_mat = w.reshape(c_out, -1)
     dxp = np.zeros_like(xp)
     win = _windows(xp, (kh, kw), (ho, wo), stride, dilation)

@@ -29,6 +29,11 @@ CONV_CASES = [
     (3, 1, 5, 6, 2, 1, 1, 0, 1, False),
     (2, 4, 6, 5, 3, (2, 3), 3, (0, 1), 1, True),
     (1, 3, 11, 10, 2, 5, (1, 2), 2, 2, False),
+    # stride 1 runs on shifted rows of the flattened image: rectangles and dilations
+    (2, 3, 6, 9, 4, (3, 2), 1, (2, 1), (1, 2), True),
+    (1, 2, 5, 7, 3, (2, 4), 1, (0, 3), (2, 1), False),
+    (3, 4, 8, 5, 2, (1, 3), 1, (1, 0), 1, True),
+    # the last two: the kernel fills the (padded) input
     (2, 2, 4, 4, 5, 4, 1, 0, 1, True),  # kernel = input: a 1x1 output
     (1, 2, 3, 3, 2, 3, 1, 2, 2, True),  # dilated kernel only fits because of the padding
 ]
@@ -308,7 +313,8 @@ def test_conv_errors_name_the_problem():
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_blocks_on_threads_give_the_same_numbers(monkeypatch, threads, dtype):
+@pytest.mark.parametrize("stride", [(2, 1), 1])  # window columns; shifted rows
+def test_blocks_on_threads_give_the_same_numbers(monkeypatch, threads, dtype, stride):
     """Small blocks (2 images) on 1-3 threads: bit for bit the single-thread result, and torch's."""
     from threadpoolctl import threadpool_limits
 
@@ -318,9 +324,12 @@ def test_blocks_on_threads_give_the_same_numbers(monkeypatch, threads, dtype):
     x = rng.standard_normal((7, 3, 6, 5)).astype(dtype)
     w = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
     b = rng.standard_normal(4).astype(dtype)
-    dout = rng.standard_normal((7, 4, 3, 6)).astype(dtype)
-    hyper = dict(stride=(2, 1), padding=1, dilation=1)
-    per_image = 3 * 3 * 2 * 3 * 6 * x.itemsize  # C kh kw H_out W_out, in bytes
+    hyper = dict(stride=stride, padding=1, dilation=1)
+    ho, wo = (3, 6) if stride != 1 else (6, 6)
+    dout = rng.standard_normal((7, 4, ho, wo)).astype(dtype)
+    # C kh kw times the columns of one image (flat positions on the shifted path), in bytes
+    length = ho * wo if stride != 1 else (ho - 1) * 7 + wo
+    per_image = 3 * 3 * 2 * length * x.itemsize
     monkeypatch.setattr(conv, "_BLOCK_BYTES", 2 * per_image)
     with threadpool_limits(limits=1, user_api="blas"):
         out1, cache1 = conv2d_forward(x, w, b, **hyper)
@@ -333,7 +342,7 @@ def test_blocks_on_threads_give_the_same_numbers(monkeypatch, threads, dtype):
         assert g.dtype == dtype
         np.testing.assert_array_equal(g, g1)
     ref = _torch_conv(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
-                      (2, 1), 1, 1, dout.astype(np.float64))  # fmt: skip
+                      stride, 1, 1, dout.astype(np.float64))  # fmt: skip
     tol = TOL if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
     for mine, theirs in zip((out, *grads), ref, strict=True):
         np.testing.assert_allclose(mine, theirs, **tol)
@@ -921,7 +930,7 @@ def test_conv_transpose2d_layer_gradcheck():
     assert max(errors.values()) < 1e-7
 
 
-@pytest.mark.parametrize("case", CONV_CASES[6:])
+@pytest.mark.parametrize("case", CONV_CASES[-2:])
 def test_naive_conv_equals_vectorised_when_kernel_fills_the_input(case):
     # a 1x1 output, and a dilated kernel that only fits thanks to the padding
     x, w, b, s, p, d = _case_arrays(case, seed=25)
@@ -981,3 +990,105 @@ def test_a_zero_batch_gives_empty_outputs_and_zero_weight_gradients(dtype):
     assert dx.shape == (0, 2, 5, 5) and dx.dtype == dtype
     assert dw.shape == w.shape and dw.dtype == dtype and not dw.any()
     assert db.shape == (3,) and not db.any()
+
+
+# ---------------------------------------------------------------------------
+# stride 1: shifted rows of the flattened image
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kernel, dilation", [((3, 3), (1, 1)), ((2, 3), (2, 1)), ((1, 4), (1, 2))])
+def test_shifted_columns_are_im2col_at_the_pixels_and_add_shifted_is_their_adjoint(
+    kernel, dilation
+):
+    from coursekit.conv import _add_shifted, _shift_geometry, _shifted_columns
+
+    rng = np.random.default_rng(7)
+    xp = rng.standard_normal((2, 3, 6, 8))  # already padded
+    kh, kw = kernel
+    ho, wo = 6 - dilation[0] * (kh - 1), 8 - dilation[1] * (kw - 1)
+    lw, shifts = _shift_geometry(6, 8, kernel, dilation)
+    assert lw == (ho - 1) * 8 + wo
+    cols = _shifted_columns(xp, kernel, dilation, np.empty((2, 3, kh, kw, lw)))
+    # position t = i * 8 + j is output pixel (i, j) when j < W_out
+    pixels = np.pad(cols, ((0, 0), (0, 0), (0, ho * 8 - lw))).reshape(2, -1, ho, 8)[..., :wo]
+    np.testing.assert_array_equal(
+        pixels.reshape(2, -1, ho * wo), im2col(xp, kernel, dilation=dilation)
+    )
+    # adjoint: <shifted(xp), g> = <xp, add_shifted(g)> for g that is zero off the pixels
+    g = np.zeros((2, 3 * kh * kw, ho * 8))
+    g.reshape(2, -1, ho, 8)[..., :wo] = rng.standard_normal((2, 3 * kh * kw, ho, wo))
+    g = g[:, :, :lw]
+    # the column gradient on whole frames, in (p, q, c) order as conv2d_backward makes it
+    frames = np.zeros((2, kh * kw, 3, 48))
+    frames[..., :lw] = g.reshape(2, 3, kh * kw, lw).transpose(0, 2, 1, 3)
+    dxf = np.zeros((2, 3 * 48))
+    _add_shifted(dxf, frames.reshape(2, kh * kw, 3 * 48), shifts)
+    assert np.vdot(cols, g) == pytest.approx(np.vdot(xp.reshape(2, -1), dxf), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "where", ["inf in x at the border", "nan in x", "inf in w", "sum of x overflows"]
+)
+def test_stride_one_with_non_finite_inputs_matches_torch(where, dtype):
+    """The thrown-away positions meet zeros of dout; 0 * inf would put nan where torch has none.
+
+    So a non-finite x or w takes the window path: every gradient as torch's, nan for nan.
+    """
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 2, 5, 6))
+    w = rng.standard_normal((3, 2, 3, 3))
+    if where == "inf in x at the border":
+        x[0, 1, 2, 0] = np.inf  # read by a thrown-away position of the row above
+    elif where == "nan in x":
+        x[1, 0, 4, 5] = np.nan
+    elif where == "inf in w":
+        w[1, 0, 0, 2] = -np.inf
+    else:  # every number finite, their sum not: a false alarm, and still exact
+        big = np.finfo(dtype).max / 30  # 60 of them overflow; an output or a gradient does not
+        x, w = np.where(x > 0, big, -big / 10), w / 100
+    x, w = x.astype(dtype), w.astype(dtype)
+    dout = (rng.standard_normal((2, 3, 5, 6)) / 100).astype(dtype)
+    with np.errstate(all="ignore"):
+        out, cache = conv2d_forward(x, w, None, padding=1)
+        dx, dw, _ = conv2d_backward(dout, cache)
+    ref = _torch_conv(x, w, None, 1, 1, 1, dout)
+    if where == "inf in w":
+        # torch never multiplies the padding: its border pixels are +-inf where an im2col
+        # convolution has 0 * inf = nan; the pixels inside agree
+        out, ref = out[:, :, 1:-1, 1:-1], (ref[0][:, :, 1:-1, 1:-1], *ref[1:])
+    for mine, theirs in zip((out, dx, dw), ref, strict=False):
+        np.testing.assert_array_equal(np.isnan(mine), np.isnan(theirs))
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4 if dtype == np.float32 else 1e-10)
+    # the gradient that the non-finite number reaches is not finite (none in the false alarm)
+    reached = dx if where == "inf in w" else dw
+    assert np.isfinite(reached).all() == (where == "sum of x overflows")
+
+
+def test_blocks_go_to_whichever_thread_is_free_and_come_back_in_order(monkeypatch):
+    import threading
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    from coursekit.conv import _map_blocks
+
+    ran = []
+
+    def fn(start, stop, scratch):
+        if start == 0:
+            time.sleep(0.2)  # the first block's thread is slow: the other runs the rest
+        buf = scratch.setdefault("buf", [])
+        buf.append(start)
+        ran.append((start, threading.get_ident()))
+        return start, stop, len(buf)
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        results = _map_blocks(fn, 10, 3)
+    assert [r[:2] for r in results] == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    by_thread = {}
+    for start, ident in ran:
+        by_thread.setdefault(ident, []).append(start)
+    assert sorted(by_thread.values()) == [[0], [3, 6, 9]]
+    assert results[3][2] == 3  # the scratch dict is the thread's own, kept between its blocks
