@@ -6,9 +6,11 @@ is timed alone and no thread pool blurs it:
 
 * the whole step: coursekit's ``conv2d_forward`` + ``conv2d_backward`` and
   ``torch.nn.functional.conv2d`` + ``backward`` (oneDNN's direct convolution);
-* coursekit's pieces for all 64 images, block by block as it runs them: the
-  three matrix products per image, the copy of the receptive fields (im2col,
-  once per pass) and the scatter-add of the column gradient (col2im);
+* coursekit's pieces for all 64 images, block by block as it runs them (the
+  stride-1 path of ``coursekit.conv``: columns as shifted rows of the flattened
+  padded image): the three matrix products per image, the copy of the
+  receptive fields (im2col, once per pass) and the scatter-add of the column
+  gradient (col2im);
 * the same three products in PyTorch (``torch.matmul``), to tell the BLAS's
   speed apart from the convolution's method.
 
@@ -38,7 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_numpy.py, besi
 
 from bench_numpy import conv_case, write_record  # noqa: E402  (conv_case: bench_numpy's conv 16->32)
 
-from coursekit.conv import _BLOCK_BYTES, _add_windows, _pad, _windows  # noqa: E402
+from coursekit.conv import (  # noqa: E402
+    _BLOCK_BYTES,
+    _add_shifted,
+    _padded_block,
+    _shift_geometry,
+    _shifted_columns,
+)
 
 N, C_IN, C_OUT, HW, K = 64, 16, 32, 32, 3
 PAUSE = 0.02  # seconds before each timed run: let idle worker threads go to sleep
@@ -49,21 +57,31 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
 
     The pieces run as ``conv2d_forward``/``conv2d_backward`` run them: a block of
     a few images at a time (``coursekit.conv._BLOCK_BYTES`` of columns, so that
-    they stay in the CPU's cache), over all 64 images.
+    they stay in the CPU's cache), over all 64 images. The products run over
+    Lw = 31 * 34 + 32 flat positions per image, the 1,024 pixels and the 62
+    thrown-away positions at the ends of the padded rows; their rates count that
+    work. The steps' rates count the convolution's own arithmetic.
     """
     case = conv_case(C_IN, C_OUT, rng)
-    k, length = C_IN * K * K, HW * HW
+    hp = wp = HW + 2
+    frame = hp * wp
+    k = C_IN * K * K
+    lw, shifts = _shift_geometry(hp, wp, (K, K), (1, 1))
     w_mat = case.w.reshape(C_OUT, k)
-    win = _windows(_pad(case.x, (1, 1)), (K, K), (HW, HW), (1, 1), (1, 1))
-    d = case.dout.reshape(N, C_OUT, length)
-    size = max(1, min(N, _BLOCK_BYTES // (k * length * 4)))
+    w_pqc = np.ascontiguousarray(case.w.transpose(2, 3, 1, 0).reshape(k, C_OUT))
+    size = max(1, min(N, _BLOCK_BYTES // (k * lw * 4)))
     starts = range(0, N, size)
-    buf = np.empty((size, C_IN, K, K, HW, HW), np.float32)
-    buf[...] = win[:size]
-    cols = buf.reshape(size, k, length)  # one block of columns, in cache as in coursekit
-    dcols = np.matmul(w_mat.T, d[:size]).reshape(size, C_IN, K, K, HW, HW)
-    dxp = np.zeros((N, C_IN, HW + 2, HW + 2), np.float32)
-    flops = 2.0 * N * C_OUT * k * length  # each of the three products, all images
+    xp = np.zeros((size, C_IN, hp, wp), np.float32)
+    col_buf = np.empty((size, C_IN, K, K, lw), np.float32)
+    cols = _shifted_columns(_padded_block(case.x[:size], (1, 1), xp), (K, K), (1, 1), col_buf)
+    # dout of every image on its flat frame, zero at the thrown-away positions
+    dframe = np.zeros((N, C_OUT, frame), np.float32)
+    dframe[:, :, : HW * wp].reshape(N, C_OUT, HW, wp)[:, :, :, :HW] = case.dout
+    dcols = np.zeros((size, k, frame), np.float32)
+    np.matmul(w_pqc, dframe[:size, :, :lw], out=dcols[:, :, :lw])
+    dxf = np.zeros((N, C_IN * frame), np.float32)
+    product = 2.0 * N * C_OUT * k * lw  # each of the three products, all images
+    step = 3 * 2.0 * N * C_OUT * k * HW * HW  # the convolution's own arithmetic
 
     def blocks(piece: Callable[[int, int], object]) -> Callable[[], None]:
         def run_all() -> None:
@@ -73,31 +91,37 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
         return run_all
 
     def im2col(start: int, n: int) -> None:
-        buf[:n] = win[start : start + n]
+        _shifted_columns(
+            _padded_block(case.x[start : start + n], (1, 1), xp[:n]), (K, K), (1, 1), col_buf[:n]
+        )
 
     def col2im(start: int, n: int) -> None:
-        _add_windows(dxp[start : start + n], dcols[:n], (1, 1), (1, 1))
+        _add_shifted(dxf[start : start + n], dcols[:n].reshape(n, K * K, -1), shifts)
 
-    tw, tcols, td = torch.from_numpy(w_mat), torch.from_numpy(cols), torch.from_numpy(d)
+    def column_gradient(start: int, n: int) -> None:
+        np.matmul(w_pqc, dframe[start : start + n, :, :lw], out=dcols[:n, :, :lw])
+
+    tw, tcols = torch.from_numpy(w_mat), torch.from_numpy(cols)
+    tw_pqc, td = torch.from_numpy(w_pqc), torch.from_numpy(dframe[:, :, :lw])
     return {
-        "numpy_step": (case.numpy_step, 3 * flops),
-        "torch_step": (case.torch_step, 3 * flops),
-        "forward_product": (blocks(lambda s, n: np.matmul(w_mat, cols[:n])), flops),
-        "column_gradient_product": (blocks(lambda s, n: np.matmul(w_mat.T, d[s : s + n])), flops),
+        "numpy_step": (case.numpy_step, step),
+        "torch_step": (case.torch_step, step),
+        "forward_product": (blocks(lambda s, n: np.matmul(w_mat, cols[:n])), product),
+        "column_gradient_product": (blocks(column_gradient), product),
         "weight_gradient_product": (
-            blocks(lambda s, n: np.matmul(cols[:n], d[s : s + n].transpose(0, 2, 1)).sum(0)),
-            flops,
+            blocks(lambda s, n: np.matmul(cols[:n], dframe[s : s + n, :, :lw].mT).sum(0)),
+            product,
         ),
         "im2col_copy": (blocks(im2col), 0.0),
         "col2im_scatter": (blocks(col2im), 0.0),
-        "torch_forward_product": (blocks(lambda s, n: torch.matmul(tw, tcols[:n])), flops),
+        "torch_forward_product": (blocks(lambda s, n: torch.matmul(tw, tcols[:n])), product),
         "torch_column_gradient_product": (
-            blocks(lambda s, n: torch.matmul(tw.T, td[s : s + n])),
-            flops,
+            blocks(lambda s, n: torch.matmul(tw_pqc, td[s : s + n])),
+            product,
         ),
         "torch_weight_gradient_product": (
             blocks(lambda s, n: torch.matmul(tcols[:n], td[s : s + n].transpose(1, 2)).sum(0)),
-            flops,
+            product,
         ),
     }
 
