@@ -42,10 +42,10 @@ from bench_numpy import conv_case, write_record  # noqa: E402  (conv_case: bench
 
 from coursekit.conv import (  # noqa: E402
     _BLOCK_BYTES,
-    _add_shifted,
-    _padded_block,
+    _pad,
     _shift_geometry,
     _shifted_columns,
+    _sum_shifted,
 )
 
 N, C_IN, C_OUT, HW, K = 64, 16, 32, 32, 3
@@ -71,9 +71,9 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     w_pqc = np.ascontiguousarray(case.w.transpose(2, 3, 1, 0).reshape(k, C_OUT))
     size = max(1, min(N, _BLOCK_BYTES // (k * lw * 4)))
     starts = range(0, N, size)
-    xp = np.zeros((size, C_IN, hp, wp), np.float32)
+    xp = _pad(case.x, (1, 1))  # the forward pass pads the batch once, block by block
     col_buf = np.empty((size, C_IN, K, K, lw), np.float32)
-    cols = _shifted_columns(_padded_block(case.x[:size], (1, 1), xp), (K, K), (1, 1), col_buf)
+    cols = _shifted_columns(xp[:size], (K, K), (1, 1), col_buf)
     # dout of every image on its flat frame, zero at the thrown-away positions
     dframe = np.zeros((N, C_OUT, frame), np.float32)
     dframe[:, :, : HW * wp].reshape(N, C_OUT, HW, wp)[:, :, :, :HW] = case.dout
@@ -91,12 +91,10 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
         return run_all
 
     def im2col(start: int, n: int) -> None:
-        _shifted_columns(
-            _padded_block(case.x[start : start + n], (1, 1), xp[:n]), (K, K), (1, 1), col_buf[:n]
-        )
+        _shifted_columns(xp[start : start + n], (K, K), (1, 1), col_buf[:n])
 
     def col2im(start: int, n: int) -> None:
-        _add_shifted(dxf[start : start + n], dcols[:n].reshape(n, K * K, -1), shifts)
+        _sum_shifted(dcols[:n].reshape(n, K * K, -1), shifts, out=dxf[start : start + n])
 
     def column_gradient(start: int, n: int) -> None:
         np.matmul(w_pqc, dframe[start : start + n, :, :lw], out=dcols[:n, :, :lw])

@@ -227,14 +227,22 @@ def _block_size(n: int, per_image: int) -> int:
     return max(1, min(n, _BLOCK_BYTES // max(per_image, 1)))
 
 
-def _buffer(scratch: dict, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A zero-filled buffer kept in ``scratch`` under ``name``, made on first use.
+def _buffer(
+    scratch: dict,
+    name: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    init: Callable[[np.ndarray], object] | None = None,
+) -> np.ndarray:
+    """A buffer kept in ``scratch`` under ``name``, made on first use: zeros, then ``init(buf)``.
 
     Blocks reuse it, so whatever a block leaves in it stays there: the callers
-    rely on that to keep the parts they never write at zero.
+    rely on that to keep the parts they never write as they were made.
     """
     if name not in scratch:
         scratch[name] = np.zeros(shape, dtype=dtype)
+        if init is not None:
+            init(scratch[name])
     return scratch[name]
 
 
@@ -292,16 +300,6 @@ def _shift_geometry(hp: int, wp: int, kernel: Pair, dilation: Pair) -> tuple[int
     return (ho - 1) * wp + wo, [p * dh * wp + q * dw for p in range(kh) for q in range(kw)]
 
 
-def _padded_block(x: np.ndarray, padding: Pair, buf: np.ndarray) -> np.ndarray:
-    """Copy the images x (B, C, H, W) into the middle of buf (B, C, H + 2 ph, W + 2 pw).
-
-    buf comes from ``_buffer``: its border was zero when made and is never written.
-    """
-    (ph, pw), (h, wd) = padding, x.shape[2:]
-    buf[:, :, ph : ph + h, pw : pw + wd] = x
-    return buf
-
-
 def _shifted_columns(xp: np.ndarray, kernel: Pair, dilation: Pair, out: np.ndarray) -> np.ndarray:
     """The columns of stride-1 im2col at flat positions, copied into ``out``.
 
@@ -325,20 +323,23 @@ def _shifted_columns(xp: np.ndarray, kernel: Pair, dilation: Pair, out: np.ndarr
     return out.reshape(b, -1, lw)
 
 
-def _add_shifted(dxf: np.ndarray, dcols: np.ndarray, shifts: list[int]) -> None:
-    """The adjoint of ``_shifted_columns``, in place: add each offset's slice back, shifted.
+def _sum_shifted(dcols: np.ndarray, shifts: list[int], out: np.ndarray) -> np.ndarray:
+    """The adjoint of ``_shifted_columns``: each offset's slice added back, shifted, into ``out``.
 
-    dxf : ndarray of shape (B, C * F), the padded input gradient, flattened per image
     dcols : ndarray of shape (B, kh * kw, C * F): for each kernel offset, the column
         gradient of every channel on its whole F = Hp Wp frame, zero at every
         position that is no output pixel
+    shifts : one per offset, from ``_shift_geometry`` (the first is 0)
+    out : ndarray of shape (B, C * F), overwritten: the padded input gradient
     One add per offset over all channels at once: a number of channel c lands
     in channel c's frame (see ``_shift_geometry``), and the zeros that cross into
     the next frame add nothing.
     """
-    span = dxf.shape[1]
-    for k, shift in enumerate(shifts):
-        dxf[:, shift:] += dcols[:, k, : span - shift]
+    span = out.shape[1]
+    out[...] = dcols[:, 0]  # offset (0, 0): no shift
+    for k, shift in enumerate(shifts[1:], start=1):
+        out[:, shift:] += dcols[:, k, : span - shift]
+    return out
 
 
 def _conv2d_forward_shifted(
@@ -348,54 +349,62 @@ def _conv2d_forward_shifted(
     out: np.ndarray,
     padding: Pair,
     dilation: Pair,
-) -> bool:
+) -> tuple[np.ndarray, bool]:
     """Stride-1 convolution of x (N, C, H, W), written into out (N, C_out, H_out, W_out).
 
-    w : (C_out, C, kh, kw); b : (C_out,) or None, added as each block is written out.
-    Returns whether every number of x is finite (the backward pass needs to know).
+    w : (C_out, C, kh, kw); b : (C_out,) or None
+    Returns the padded input xp (N, C, Hp, Wp) for the backward pass, filled block by
+    block, and whether every number of x is finite (the backward pass needs to know).
     """
     n, c, h, wd = x.shape
     c_out, _, kh, kw = w.shape
     ho, wo = out.shape[2:]
-    hp, wp = h + 2 * padding[0], wd + 2 * padding[1]
+    (ph, pw) = padding
+    hp, wp = h + 2 * ph, wd + 2 * pw
     lw, _ = _shift_geometry(hp, wp, (kh, kw), dilation)
-    w_mat = w.reshape(c_out, -1)
-    size = _block_size(n, w_mat.shape[1] * lw * w.itemsize)
+    k = c * kh * kw
+    w_mat = w.reshape(c_out, k)
+    if b is not None:
+        # the bias as one more column of w, against a row of ones under the columns:
+        # the product adds it, where adding it to every pixel afterwards costs a pass
+        w_mat = np.concatenate([w_mat, b[:, None]], axis=1)
+    rows = w_mat.shape[1]
+    size = _block_size(n, rows * lw * w.itemsize)
+    in_place = padding == (0, 0) and x.flags.c_contiguous
+    xp = x if in_place else np.zeros((n, c, hp, wp), dtype=w.dtype)  # zero border
 
     def block(start: int, stop: int, scratch: dict) -> bool:
         m = stop - start
-        xp = _padded_block(
-            x[start:stop], padding, _buffer(scratch, "xp", (size, c, hp, wp), w.dtype)[:m]
-        )
-        cols = _buffer(scratch, "cols", (size, c, kh, kw, lw), w.dtype)[:m]
-        cols = _shifted_columns(xp, (kh, kw), dilation, cols)
+        if not in_place:
+            xp[start:stop, :, ph : ph + h, pw : pw + wd] = x[start:stop]
+        cols = _buffer(
+            scratch, "cols", (size, rows, lw), w.dtype, init=lambda buf: buf[:, k:].fill(1)
+        )[:m]
+        _shifted_columns(xp[start:stop], (kh, kw), dilation, cols[:, :k].reshape(m, c, kh, kw, lw))
         wide = _buffer(scratch, "wide", (size, c_out, ho * wp), w.dtype)[:m]
         np.matmul(w_mat, cols, out=wide[:, :, :lw])
-        pixels = wide.reshape(m, c_out, ho, wp)[:, :, :, :wo]  # drop the thrown-away columns
-        if b is None:
-            out[start:stop] = pixels
-        else:
-            np.add(pixels, b[:, None, None], out=out[start:stop])
+        out[start:stop] = wide.reshape(m, c_out, ho, wp)[:, :, :, :wo]  # drop the thrown-away
         # sum() is inf or nan exactly when an element is, or (rarely) when it overflows;
         # then the backward pass takes the window path, which is exact too
-        return bool(np.isfinite(xp.sum()))
+        return bool(np.isfinite(xp[start:stop].sum()))
 
-    return all(_map_blocks(block, n, size))
+    return xp, all(_map_blocks(block, n, size))
 
 
 def _conv2d_backward_shifted(
-    d: np.ndarray, x: np.ndarray, w: np.ndarray, padding: Pair, dilation: Pair
+    d: np.ndarray, xp: np.ndarray, w: np.ndarray, padding: Pair, dilation: Pair
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(dx, dw, db) of a stride-1 convolution of x (N, C, H, W); d is dout (N, C_out, H_out, W_out).
+    """(dx, dw, db) of a stride-1 convolution; xp (N, C, Hp, Wp) is its padded input.
 
-    Exact only when x and w are finite: the thrown-away positions of the columns
-    meet zeros of the output gradient, and 0 * inf is nan (the caller checks).
+    d is dout (N, C_out, H_out, W_out). Exact only when xp and w are finite: the
+    thrown-away positions of the columns meet zeros of the output gradient, and
+    0 * inf is nan (the caller checks).
     """
-    n, c, h, wd = x.shape
+    n, c, hp, wp = xp.shape
     c_out, _, kh, kw = w.shape
     ho, wo = d.shape[2:]
     (ph, pw) = padding
-    hp, wp = h + 2 * ph, wd + 2 * pw
+    h, wd = hp - 2 * ph, wp - 2 * pw
     frame = hp * wp
     lw, shifts = _shift_geometry(hp, wp, (kh, kw), dilation)
     k = c * kh * kw
@@ -406,23 +415,22 @@ def _conv2d_backward_shifted(
 
     def block(start: int, stop: int, scratch: dict) -> tuple[np.ndarray, np.ndarray]:
         m = stop - start
-        xp = _padded_block(
-            x[start:stop], padding, _buffer(scratch, "xp", (size, c, hp, wp), w.dtype)[:m]
-        )
-        cols = _buffer(scratch, "cols", (size, c, kh, kw, lw), w.dtype)[:m]
-        cols = _shifted_columns(xp, (kh, kw), dilation, cols)
+        # one buffer for the columns and then their gradient, each row on a whole frame:
+        # positions Lw.. of a row hold no output pixel, are never written and stay zero
+        frames = _buffer(scratch, "frames", (size, k, frame), w.dtype)[:m]
+        cols = frames.reshape(m, c, kh, kw, frame)[:, :, :, :, :lw]
+        cols = _shifted_columns(xp[start:stop], (kh, kw), dilation, cols)
         # dout on the flat frame; the thrown-away positions are never written: zero
         dframe = _buffer(scratch, "dframe", (size, c_out, frame), w.dtype)[:m]
         dframe[:, :, : ho * wp].reshape(m, c_out, ho, wp)[:, :, :, :wo] = d[start:stop]
-        # positions Lw.. of each frame hold no output pixel: never written, so zero
-        dcols = _buffer(scratch, "dcols", (size, k, frame), w.dtype)[:m]
-        np.matmul(w_pqc, dframe[:, :, :lw], out=dcols[:, :, :lw])
-        dxf = _buffer(scratch, "dxf", (size, c * frame), w.dtype)[:m]
-        dxf[...] = 0
-        _add_shifted(dxf, dcols.reshape(m, kh * kw, c * frame), shifts)
-        dx[start:stop] = dxf.reshape(m, c, hp, wp)[:, :, ph : ph + h, pw : pw + wd]
+        d_flat = dframe[:, :, :lw]
         # (B, K, Lw) @ (B, Lw, C_out) summed over the block: its share of dw, transposed
-        dw_t = np.matmul(cols, dframe[:, :, :lw].transpose(0, 2, 1)).sum(axis=0)
+        dw_t = np.matmul(cols, d_flat.transpose(0, 2, 1)).sum(axis=0)
+        # the column gradient overwrites the columns, rows now in (p, q, c) order
+        np.matmul(w_pqc, d_flat, out=frames[:, :, :lw])
+        dxf = _buffer(scratch, "dxf", (size, c * frame), w.dtype)[:m]
+        _sum_shifted(frames.reshape(m, kh * kw, c * frame), shifts, out=dxf)
+        dx[start:stop] = dxf.reshape(m, c, hp, wp)[:, :, ph : ph + h, pw : pw + wd]
         return dw_t, dframe.sum(axis=(0, 2))
 
     parts = _map_blocks(block, n, size)
@@ -684,16 +692,17 @@ def conv2d_forward(
     finite = None  # whether x is finite: known, and needed, on the stride-1 path only
     if stride == (1, 1):
         out = np.empty((n, c_out, ho, wo), dtype=dtype)
-        finite = _conv2d_forward_shifted(x, w, b_, out, padding, dilation)
+        xp, finite = _conv2d_forward_shifted(x, w, b_, out, padding, dilation)
     else:
-        out = _conv2d_forward_windows(_pad(x, padding), w, (ho, wo), stride, dilation)
+        xp = _pad(x, padding)
+        out = _conv2d_forward_windows(xp, w, (ho, wo), stride, dilation)
         if b_ is not None:
             out += b_[:, None, None]
-    # keep the input, not the columns: the backward pass rebuilds them block by block,
-    # which costs less than writing 9x the input to memory and reading it back. So x
-    # must not change before the backward pass (torch's autograd has the same rule for
-    # saved inputs).
-    cache = (w, b is not None, x, stride, padding, dilation, finite)
+    # keep the padded input, not the columns: the backward pass rebuilds them block by
+    # block, which costs less than writing 9x the input to memory and reading it back.
+    # Without padding xp may be x itself, so x must not change before the backward pass
+    # (torch's autograd has the same rule for saved inputs).
+    cache = (x.shape, w, b is not None, xp, stride, padding, dilation, finite)
     return out, cache
 
 
@@ -713,19 +722,18 @@ def conv2d_backward(
     dw : ndarray of shape (C_out, C_in, kh, kw)
     db : ndarray of shape (C_out,), or None when the forward pass had no bias
     """
-    w, has_bias, x, stride, padding, dilation, finite = cache
-    n, c_in, h, wd = x.shape
+    x_shape, w, has_bias, xp, stride, padding, dilation, finite = cache
+    n, c_in, h, wd = x_shape
     c_out, _, kh, kw = w.shape
     ho, wo = _output_hw((h, wd), (kh, kw), stride, padding, dilation)
     dout = as_float_array(dout, "dout")
     check_shape(dout, (n, c_out, ho, wo), "dout")
     d = dout.astype(w.dtype, copy=False)
     if finite and np.isfinite(w.sum()):  # the stride-1 path, exact for finite x and w
-        dx, dw, db = _conv2d_backward_shifted(d, x, w, padding, dilation)
+        dx, dw, db = _conv2d_backward_shifted(d, xp, w, padding, dilation)
         return dx, dw, db if has_bias else None
     db = d.sum(axis=(0, 2, 3)) if has_bias else None
     d = d.reshape(n, c_out, ho * wo)
-    xp = _pad(x, padding)
     w_mat = w.reshape(c_out, -1)
     dxp = np.zeros_like(xp)
     win = _windows(xp, (kh, kw), (ho, wo), stride, dilation)

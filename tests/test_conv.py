@@ -998,10 +998,10 @@ def test_a_zero_batch_gives_empty_outputs_and_zero_weight_gradients(dtype):
 
 
 @pytest.mark.parametrize("kernel, dilation", [((3, 3), (1, 1)), ((2, 3), (2, 1)), ((1, 4), (1, 2))])
-def test_shifted_columns_are_im2col_at_the_pixels_and_add_shifted_is_their_adjoint(
+def test_shifted_columns_are_im2col_at_the_pixels_and_sum_shifted_is_their_adjoint(
     kernel, dilation
 ):
-    from coursekit.conv import _add_shifted, _shift_geometry, _shifted_columns
+    from coursekit.conv import _shift_geometry, _shifted_columns, _sum_shifted
 
     rng = np.random.default_rng(7)
     xp = rng.standard_normal((2, 3, 6, 8))  # already padded
@@ -1022,8 +1022,8 @@ def test_shifted_columns_are_im2col_at_the_pixels_and_add_shifted_is_their_adjoi
     # the column gradient on whole frames, in (p, q, c) order as conv2d_backward makes it
     frames = np.zeros((2, kh * kw, 3, 48))
     frames[..., :lw] = g.reshape(2, 3, kh * kw, lw).transpose(0, 2, 1, 3)
-    dxf = np.zeros((2, 3 * 48))
-    _add_shifted(dxf, frames.reshape(2, kh * kw, 3 * 48), shifts)
+    dxf = np.full((2, 3 * 48), np.nan)  # overwritten, not added to
+    _sum_shifted(frames.reshape(2, kh * kw, 3 * 48), shifts, out=dxf)
     assert np.vdot(cols, g) == pytest.approx(np.vdot(xp.reshape(2, -1), dxf), rel=1e-12)
 
 
