@@ -59,28 +59,37 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     a few images at a time (``coursekit.conv._BLOCK_BYTES`` of columns, so that
     they stay in the CPU's cache), over all 64 images. The products run over
     Lw = 31 * 34 + 32 flat positions per image, the 1,024 pixels and the 62
-    thrown-away positions at the ends of the padded rows; their rates count that
-    work. The steps' rates count the convolution's own arithmetic.
+    thrown-away positions at the ends of the padded rows, and the forward product
+    has the bias as a 145th row; their rates count that work. The steps' rates
+    count the convolution's own arithmetic.
     """
     case = conv_case(C_IN, C_OUT, rng)
     hp = wp = HW + 2
     frame = hp * wp
     k = C_IN * K * K
     lw, shifts = _shift_geometry(hp, wp, (K, K), (1, 1))
-    w_mat = case.w.reshape(C_OUT, k)
+    # the forward product carries the bias: one more column of w, a row of ones under the columns
+    w_aug = np.concatenate([case.w.reshape(C_OUT, k), case.b[:, None]], axis=1)
     w_pqc = np.ascontiguousarray(case.w.transpose(2, 3, 1, 0).reshape(k, C_OUT))
-    size = max(1, min(N, _BLOCK_BYTES // (k * lw * 4)))
+    size = max(1, min(N, _BLOCK_BYTES // ((k + 1) * lw * 4)))
     starts = range(0, N, size)
     xp = _pad(case.x, (1, 1))  # the forward pass pads the batch once, block by block
-    col_buf = np.empty((size, C_IN, K, K, lw), np.float32)
-    cols = _shifted_columns(xp[:size], (K, K), (1, 1), col_buf)
+    cols_aug = np.ones((size, k + 1, lw), np.float32)
+    col_view = cols_aug[:, :k].reshape(size, C_IN, K, K, lw)
+    _shifted_columns(xp[:size], (K, K), (1, 1), col_view)
+    wide = np.zeros((size, C_OUT, HW * wp), np.float32)
+    # the backward pass's columns: rows on whole frames, in the buffer that then takes their gradient
+    frames = np.zeros((size, k, frame), np.float32)
+    cols = frames[:, :, :lw]
+    cols[...] = cols_aug[:, :k]
     # dout of every image on its flat frame, zero at the thrown-away positions
     dframe = np.zeros((N, C_OUT, frame), np.float32)
     dframe[:, :, : HW * wp].reshape(N, C_OUT, HW, wp)[:, :, :, :HW] = case.dout
     dcols = np.zeros((size, k, frame), np.float32)
     np.matmul(w_pqc, dframe[:size, :, :lw], out=dcols[:, :, :lw])
     dxf = np.zeros((N, C_IN * frame), np.float32)
-    product = 2.0 * N * C_OUT * k * lw  # each of the three products, all images
+    product = 2.0 * N * C_OUT * k * lw  # the two gradient products, all images
+    forward = 2.0 * N * C_OUT * (k + 1) * lw  # with the bias row
     step = 3 * 2.0 * N * C_OUT * k * HW * HW  # the convolution's own arithmetic
 
     def blocks(piece: Callable[[int, int], object]) -> Callable[[], None]:
@@ -91,7 +100,10 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
         return run_all
 
     def im2col(start: int, n: int) -> None:
-        _shifted_columns(xp[start : start + n], (K, K), (1, 1), col_buf[:n])
+        _shifted_columns(xp[start : start + n], (K, K), (1, 1), col_view[:n])
+
+    def forward_product(start: int, n: int) -> None:
+        np.matmul(w_aug, cols_aug[:n], out=wide[:n, :, :lw])
 
     def col2im(start: int, n: int) -> None:
         _sum_shifted(dcols[:n].reshape(n, K * K, -1), shifts, out=dxf[start : start + n])
@@ -99,12 +111,13 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     def column_gradient(start: int, n: int) -> None:
         np.matmul(w_pqc, dframe[start : start + n, :, :lw], out=dcols[:n, :, :lw])
 
-    tw, tcols = torch.from_numpy(w_mat), torch.from_numpy(cols)
+    tw, tcols_aug = torch.from_numpy(w_aug), torch.from_numpy(cols_aug)
+    tcols = torch.from_numpy(np.ascontiguousarray(cols))
     tw_pqc, td = torch.from_numpy(w_pqc), torch.from_numpy(dframe[:, :, :lw])
     return {
         "numpy_step": (case.numpy_step, step),
         "torch_step": (case.torch_step, step),
-        "forward_product": (blocks(lambda s, n: np.matmul(w_mat, cols[:n])), product),
+        "forward_product": (blocks(forward_product), forward),
         "column_gradient_product": (blocks(column_gradient), product),
         "weight_gradient_product": (
             blocks(lambda s, n: np.matmul(cols[:n], dframe[s : s + n, :, :lw].mT).sum(0)),
@@ -112,7 +125,7 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
         ),
         "im2col_copy": (blocks(im2col), 0.0),
         "col2im_scatter": (blocks(col2im), 0.0),
-        "torch_forward_product": (blocks(lambda s, n: torch.matmul(tw, tcols[:n])), product),
+        "torch_forward_product": (blocks(lambda s, n: torch.matmul(tw, tcols_aug[:n])), forward),
         "torch_column_gradient_product": (
             blocks(lambda s, n: torch.matmul(tw_pqc, td[s : s + n])),
             product,

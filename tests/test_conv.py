@@ -348,8 +348,9 @@ def test_blocks_on_threads_give_the_same_numbers(monkeypatch, threads, dtype, st
         np.testing.assert_allclose(mine, theirs, **tol)
 
 
+@pytest.mark.parametrize("stride", [(1, 2), 1])  # window columns; shifted rows
 @pytest.mark.parametrize("padding", [0, (2, 1)])
-def test_blocks_of_a_strided_view_with_and_without_padding(monkeypatch, padding):
+def test_blocks_of_a_strided_view_with_and_without_padding(monkeypatch, padding, stride):
     """One image a block, read from a non-contiguous x (padded, or as it is)."""
     import coursekit.conv as conv
 
@@ -358,11 +359,11 @@ def test_blocks_of_a_strided_view_with_and_without_padding(monkeypatch, padding)
     assert not x.flags.c_contiguous
     w, b = rng.standard_normal((2, 3, 3, 2)), rng.standard_normal(2)
     monkeypatch.setattr(conv, "_BLOCK_BYTES", 1)
-    out, cache = conv2d_forward(x, w, b, stride=(1, 2), padding=padding)
+    out, cache = conv2d_forward(x, w, b, stride=stride, padding=padding)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = conv2d_backward(dout, cache)
     assert dx.flags.c_contiguous and dx.shape == x.shape
-    ref = _torch_conv(np.ascontiguousarray(x), w, b, (1, 2), padding, 1, dout)
+    ref = _torch_conv(np.ascontiguousarray(x), w, b, stride, padding, 1, dout)
     for mine, theirs in zip((out, dx, dw, db), ref, strict=True):
         np.testing.assert_allclose(mine, theirs, **TOL)
 
@@ -1092,3 +1093,17 @@ def test_blocks_go_to_whichever_thread_is_free_and_come_back_in_order(monkeypatc
         by_thread.setdefault(ident, []).append(start)
     assert sorted(by_thread.values()) == [[0], [3, 6, 9]]
     assert results[3][2] == 3  # the scratch dict is the thread's own, kept between its blocks
+
+
+def test_stride_one_without_padding_keeps_a_contiguous_x_itself():
+    """No padding and a contiguous x: the backward pass reads x, as the docstring warns."""
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((4, 3, 2, 3))
+    out, cache = conv2d_forward(x, w)
+    assert any(part is x for part in cache)  # no copy of the input is made
+    padded_out, padded_cache = conv2d_forward(x, w, padding=1)
+    assert not any(part is x for part in padded_cache)
+    dout = rng.standard_normal(out.shape)
+    ref = _torch_conv(x, w, None, 1, 0, 1, dout)
+    for mine, theirs in zip((out, *conv2d_backward(dout, cache)[:2]), ref, strict=False):
+        np.testing.assert_allclose(mine, theirs, **TOL)
