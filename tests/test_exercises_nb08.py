@@ -181,6 +181,15 @@ def test_residual_block_public_calls_reproduce_the_visible_check():
         np.testing.assert_array_equal(out, _block_expected(*case.args))
 
 
+def test_residual_block_reference_leaves_the_graders_random_state_alone():
+    """The reference runs the student's driver, which seeds torch; the grader's state is kept."""
+    call = BLOCK.public_calls()[0]
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    BLOCK.reference(*call.args)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 def test_residual_block_hidden_weights_are_not_the_defaults():
     for call in BLOCK.hidden_calls(SECRETS[0]):
         init_args, state, x = call.args
