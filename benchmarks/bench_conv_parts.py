@@ -76,7 +76,7 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     xp = _pad(case.x, (1, 1))  # the forward pass pads the batch once, block by block
     cols_aug = np.ones((size, k + 1, lw), np.float32)
     col_view = cols_aug[:, :k].reshape(size, C_IN, K, K, lw)
-    _shifted_columns(xp[:size], (K, K), (1, 1), col_view)
+    _shifted_columns(xp[:size], (1, 1), col_view)
     wide = np.zeros((size, C_OUT, HW * wp), np.float32)
     # the backward pass's columns: rows on whole frames, in the buffer that then takes their gradient
     frames = np.zeros((size, k, frame), np.float32)
@@ -100,7 +100,7 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
         return run_all
 
     def im2col(start: int, n: int) -> None:
-        _shifted_columns(xp[start : start + n], (K, K), (1, 1), col_view[:n])
+        _shifted_columns(xp[start : start + n], (1, 1), col_view[:n])
 
     def forward_product(start: int, n: int) -> None:
         np.matmul(w_aug, cols_aug[:n], out=wide[:n, :, :lw])

@@ -301,11 +301,12 @@ def _shift_geometry(hp: int, wp: int, kernel: Pair, dilation: Pair) -> tuple[int
     return (ho - 1) * wp + wo, [p * dh * wp + q * dw for p in range(kh) for q in range(kw)]
 
 
-def _shifted_columns(xp: np.ndarray, kernel: Pair, dilation: Pair, out: np.ndarray) -> np.ndarray:
+def _shifted_columns(xp: np.ndarray, dilation: Pair, out: np.ndarray) -> np.ndarray:
     """The columns of stride-1 im2col at flat positions, copied into ``out``.
 
     xp : contiguous ndarray of shape (B, C, Hp, Wp), the padded images
-    out : ndarray of shape (B, C, kh, kw, Lw) (Lw from ``_shift_geometry``)
+    out : ndarray of shape (B, C, kh, kw, Lw) (Lw from ``_shift_geometry``); its shape
+        gives the kernel size
     Returns out reshaped to (B, C kh kw, Lw): row ``c kh kw + p kw + q`` (the order of
     ``w.reshape(C_out, -1)``) is channel c shifted by offset (p, q). Positions whose
     column ``t % Wp`` is W_out or more hold numbers that belong to no output pixel.
@@ -381,7 +382,7 @@ def _conv2d_forward_shifted(
         cols = _buffer(
             scratch, "cols", (size, rows, lw), w.dtype, init=lambda buf: buf[:, k:].fill(1)
         )[:m]
-        _shifted_columns(xp[start:stop], (kh, kw), dilation, cols[:, :k].reshape(m, c, kh, kw, lw))
+        _shifted_columns(xp[start:stop], dilation, cols[:, :k].reshape(m, c, kh, kw, lw))
         wide = _buffer(scratch, "wide", (size, c_out, ho * wp), w.dtype)[:m]
         np.matmul(w_mat, cols, out=wide[:, :, :lw])
         out[start:stop] = wide.reshape(m, c_out, ho, wp)[:, :, :, :wo]  # drop the thrown-away
@@ -420,7 +421,7 @@ def _conv2d_backward_shifted(
         # positions Lw.. of a row hold no output pixel, are never written and stay zero
         frames = _buffer(scratch, "frames", (size, k, frame), w.dtype)[:m]
         cols = frames.reshape(m, c, kh, kw, frame)[:, :, :, :, :lw]
-        cols = _shifted_columns(xp[start:stop], (kh, kw), dilation, cols)
+        cols = _shifted_columns(xp[start:stop], dilation, cols)
         # dout on the flat frame; the thrown-away positions are never written: zero
         dframe = _buffer(scratch, "dframe", (size, c_out, frame), w.dtype)[:m]
         dframe[:, :, : ho * wp].reshape(m, c_out, ho, wp)[:, :, :, :wo] = d[start:stop]

@@ -253,18 +253,21 @@ def test_conv2d_layer_gradcheck():
     assert max(errors.values()) < 1e-7
 
 
-def test_conv_keeps_float32():
+@pytest.mark.parametrize("stride", [1, 2])  # shifted rows; window columns
+def test_conv_keeps_float32(stride):
     rng = np.random.default_rng(13)
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
-    out, cache = conv2d_forward(x, w, b, padding=1)
+    out, cache = conv2d_forward(x, w, b, stride=stride, padding=1)
     assert out.dtype == np.float32
+    assert all(part.dtype == np.float32 for part in cache if isinstance(part, np.ndarray))
     dx, dw, db = conv2d_backward(np.ones_like(out), cache)
     assert dx.dtype == dw.dtype == db.dtype == np.float32
     ref = conv2d_forward(
-        x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), padding=1
-    )
+        x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), stride=stride,
+        padding=1,
+    )  # fmt: skip
     np.testing.assert_allclose(out, ref[0], rtol=1e-4, atol=1e-4)
     t_out, _ = conv_transpose2d_forward(x, w.transpose(1, 0, 2, 3), None)
     assert t_out.dtype == np.float32
@@ -980,14 +983,16 @@ def test_without_a_known_blas_the_blocks_run_on_one_thread(monkeypatch):
     np.testing.assert_allclose(conv2d_backward(np.ones_like(out), cache)[1], ref[2], **TOL)
 
 
+@pytest.mark.parametrize("stride", [1, 2])  # shifted rows; window columns
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_a_zero_batch_gives_empty_outputs_and_zero_weight_gradients(dtype):
+def test_a_zero_batch_gives_empty_outputs_and_zero_weight_gradients(dtype, stride):
     """As torch: no images, an empty output, dx empty, dw and db zero."""
     x = np.zeros((0, 2, 5, 5), dtype=dtype)
     w = np.random.default_rng(6).standard_normal((3, 2, 3, 3)).astype(dtype)
-    out, cache = conv2d_forward(x, w, np.ones(3, dtype=dtype), padding=1)
-    assert out.shape == (0, 3, 5, 5) and out.dtype == dtype
-    dx, dw, db = conv2d_backward(np.zeros((0, 3, 5, 5), dtype=dtype), cache)
+    out, cache = conv2d_forward(x, w, np.ones(3, dtype=dtype), stride=stride, padding=1)
+    side = 5 if stride == 1 else 3
+    assert out.shape == (0, 3, side, side) and out.dtype == dtype
+    dx, dw, db = conv2d_backward(np.zeros((0, 3, side, side), dtype=dtype), cache)
     assert dx.shape == (0, 2, 5, 5) and dx.dtype == dtype
     assert dw.shape == w.shape and dw.dtype == dtype and not dw.any()
     assert db.shape == (3,) and not db.any()
@@ -1010,7 +1015,7 @@ def test_shifted_columns_are_im2col_at_the_pixels_and_sum_shifted_is_their_adjoi
     ho, wo = 6 - dilation[0] * (kh - 1), 8 - dilation[1] * (kw - 1)
     lw, shifts = _shift_geometry(6, 8, kernel, dilation)
     assert lw == (ho - 1) * 8 + wo
-    cols = _shifted_columns(xp, kernel, dilation, np.empty((2, 3, kh, kw, lw)))
+    cols = _shifted_columns(xp, dilation, np.empty((2, 3, kh, kw, lw)))
     # position t = i * 8 + j is output pixel (i, j) when j < W_out
     pixels = np.pad(cols, ((0, 0), (0, 0), (0, ho * 8 - lw))).reshape(2, -1, ho, 8)[..., :wo]
     np.testing.assert_array_equal(
@@ -1060,6 +1065,7 @@ def test_stride_one_with_non_finite_inputs_matches_torch(where, dtype):
         # convolution has 0 * inf = nan; the pixels inside agree
         out, ref = out[:, :, 1:-1, 1:-1], (ref[0][:, :, 1:-1, 1:-1], *ref[1:])
     for mine, theirs in zip((out, dx, dw), ref, strict=False):
+        assert mine.dtype == dtype
         np.testing.assert_array_equal(np.isnan(mine), np.isnan(theirs))
         np.testing.assert_allclose(mine, theirs, rtol=1e-4 if dtype == np.float32 else 1e-10)
     # the gradient that the non-finite number reaches is not finite (none in the false alarm)
@@ -1107,3 +1113,44 @@ def test_stride_one_without_padding_keeps_a_contiguous_x_itself():
     ref = _torch_conv(x, w, None, 1, 0, 1, dout)
     for mine, theirs in zip((out, *conv2d_backward(dout, cache)[:2]), ref, strict=False):
         np.testing.assert_allclose(mine, theirs, **TOL)
+
+
+def test_finite_inputs_take_the_shifted_path_and_others_the_window_path(monkeypatch):
+    import coursekit.conv as conv
+
+    taken = []
+    shifted = conv._conv2d_backward_shifted
+    monkeypatch.setattr(
+        conv, "_conv2d_backward_shifted", lambda *a: taken.append("shifted") or shifted(*a)
+    )
+    rng = np.random.default_rng(10)
+    x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
+    for stride, x_in in [(1, x), (2, x), (1, np.where(x > 1, np.inf, x))]:
+        with np.errstate(invalid="ignore"):  # inf * 0 at the padding
+            out, cache = conv2d_forward(x_in, w, None, stride=stride, padding=1)
+            conv2d_backward(np.ones_like(out), cache)
+    assert taken == ["shifted"]  # finite and stride 1 only
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_stride_one_blocks_hold_as_many_images_as_fit(monkeypatch, bias):
+    """The block size counts the columns of an image: C kh kw (+ 1 for the bias row) by Lw."""
+    import coursekit.conv as conv
+
+    sizes = []
+    real = conv._map_blocks
+    monkeypatch.setattr(
+        conv, "_map_blocks", lambda fn, n, size, *a: sizes.append(size) or real(fn, n, size, *a)
+    )
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((7, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2))
+    b = rng.standard_normal(4) if bias else None
+    lw = (6 - 1) * 7 + 6  # padded 8 x 7, output 6 x 6
+    forward_rows, backward_rows = 3 * 3 * 2 + bias, 3 * 3 * 2
+    for images in (1, 2, 3):
+        sizes.clear()
+        monkeypatch.setattr(conv, "_BLOCK_BYTES", images * forward_rows * lw * 8)
+        out, cache = conv2d_forward(x, w, b, padding=1)
+        monkeypatch.setattr(conv, "_BLOCK_BYTES", images * backward_rows * lw * 8)
+        conv2d_backward(np.ones_like(out), cache)
+        assert sizes == [images, images]
