@@ -111,8 +111,12 @@ def test_the_progress_bar_names_the_file_and_counts_its_bytes(tmp_path, server, 
     body = b"x" * 300_000
     server.routes["/f.bin"] = (body, None)
     dl.download_and_verify(server.url + "/f.bin", tmp_path / "f.bin", _md5(body))
-    last = capsys.readouterr().err.split("\r")[-1].strip()
-    assert re.fullmatch(r"f\.bin: 100%\|█+\| 300k/300k \[[\d:<]+, [\d.]+[kMG]?B/s\]", last), last
+    err = capsys.readouterr().err
+    last = err.split("\r")[-1].strip()
+    # on failure, all of stderr: CI once saw nothing after the last carriage return
+    assert re.fullmatch(r"f\.bin: 100%\|█+\| 300k/300k \[[\d:<]+, [\d.]+[kMG]?B/s\]", last), repr(
+        err
+    )
     dl.download_and_verify(server.url + "/f.bin", tmp_path / "g.bin", _md5(body), progress=False)
     assert capsys.readouterr() == ("", "")
 
