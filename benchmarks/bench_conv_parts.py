@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_numpy.py, besi
 from bench_numpy import conv_case, write_record  # noqa: E402  (conv_case: bench_numpy's conv 16->32)
 
 from coursekit.conv import (  # noqa: E402
-    _BLOCK_BYTES,
+    _block_size,
     _pad,
     _shift_geometry,
     _shifted_columns,
@@ -56,7 +56,7 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     """name -> (function to time, its floating-point operations; 0 where not a product).
 
     The pieces run as ``conv2d_forward``/``conv2d_backward`` run them: a block of
-    a few images at a time (``coursekit.conv._BLOCK_BYTES`` of columns, so that
+    a few images at a time (``coursekit.conv._block_size``: about 2 MiB of columns, so that
     they stay in the CPU's cache), over all 64 images. The products run over
     Lw = 31 * 34 + 32 flat positions per image, the 1,024 pixels and the 62
     thrown-away positions at the ends of the padded rows, and the forward product
@@ -71,7 +71,7 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     # the forward product carries the bias: one more column of w, a row of ones under the columns
     w_aug = np.concatenate([case.w.reshape(C_OUT, k), case.b[:, None]], axis=1)
     w_pqc = np.ascontiguousarray(case.w.transpose(2, 3, 1, 0).reshape(k, C_OUT))
-    size = max(1, min(N, _BLOCK_BYTES // ((k + 1) * lw * 4)))
+    size = _block_size(N, (k + 1) * lw * 4)  # images per block, as the forward pass takes them
     starts = range(0, N, size)
     xp = _pad(case.x, (1, 1))  # the forward pass pads the batch once, block by block
     cols_aug = np.ones((size, k + 1, lw), np.float32)

@@ -1075,20 +1075,24 @@ def test_stride_one_with_non_finite_inputs_matches_torch(where, dtype):
 
 def test_blocks_go_to_whichever_thread_is_free_and_come_back_in_order(monkeypatch):
     import threading
-    import time
 
     from threadpoolctl import threadpool_limits
 
     from coursekit.conv import _map_blocks
 
     ran = []
+    last_done = threading.Event()
 
     def fn(start, stop, scratch):
         if start == 0:
-            time.sleep(0.2)  # the first block's thread is slow: the other runs the rest
+            # the first block's thread is slow: it finishes only once the other thread has
+            # run the last block (an event, not a sleep, so a busy machine cannot reorder it)
+            assert last_done.wait(timeout=60)
         buf = scratch.setdefault("buf", [])
         buf.append(start)
         ran.append((start, threading.get_ident()))
+        if start == 9:
+            last_done.set()
         return start, stop, len(buf)
 
     with threadpool_limits(limits=2, user_api="blas"):
