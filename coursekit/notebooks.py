@@ -8,7 +8,11 @@ the embedded default data, with widgets drawn as static figures.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -140,9 +144,21 @@ def _language_info(stored: object) -> dict:
     """
     if isinstance(stored, dict) and stored.get("version") and stored.get("codemirror_mode"):
         return dict(stored)
-    from ipykernel.ipkernel import IPythonKernel
+    return dict(_ipykernel_language_info())
 
-    return dict(IPythonKernel.language_info)
+
+@functools.cache
+def _ipykernel_language_info() -> dict:
+    """``IPythonKernel.language_info``, read in a child process.
+
+    Importing ``ipykernel.ipkernel`` here would load ``ipykernel.zmqshell``, and
+    tqdm.auto (4.70) takes that module's presence alone as proof of a notebook:
+    every later download or training bar in this process would become a widget
+    that a terminal shows as one line stuck at 0 %.
+    """
+    code = "import json; from ipykernel.ipkernel import IPythonKernel as K; print(json.dumps(K.language_info))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def stderr_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:

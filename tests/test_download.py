@@ -114,10 +114,16 @@ def test_the_progress_bar_names_the_file_and_counts_its_bytes(
     import io
 
     import tqdm.auto
+    import tqdm.notebook
 
-    # The bar writes to a stream of this test's own. Through sys.stderr, which is
-    # process-wide, CI twice found none of it in capsys (all of stderr empty) while
-    # the test passed alone and in its module; the cause was not found.
+    # tqdm.auto picks its class on first import, and tqdm 4.70 takes a loaded
+    # ipykernel.zmqshell for a notebook: CI runs where an earlier test had loaded it
+    # (coursekit.notebooks once did) drew a widget here and wrote no text at all.
+    assert not issubclass(tqdm.auto.tqdm, tqdm.notebook.tqdm), (
+        "tqdm.auto is the notebook widget: something in this process imported "
+        "ipykernel.zmqshell before tqdm.auto"
+    )
+    # The bar writes to a stream of this test's own rather than the process-wide stderr.
     shown = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)  # like stderr
     monkeypatch.setattr(tqdm.auto, "tqdm", functools.partial(tqdm.auto.tqdm, file=shown))
     body = b"x" * 300_000

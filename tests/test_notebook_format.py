@@ -7,7 +7,11 @@ exercises in nbgrader's format, slide metadata, and no warnings left printed.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -208,6 +212,29 @@ def test_normalise_joins_a_stream_split_into_several_messages():
         ("stderr", "w\n"),
         ("stdout", "c\n"),
     ]
+
+
+def test_normalise_completes_a_partial_language_info_without_turning_bars_into_widgets():
+    # A fresh process, as `make notebooks` is: tqdm.auto picks its class on first import.
+    code = textwrap.dedent(
+        """
+        import json, platform, nbformat
+        from coursekit.notebooks import normalise
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["language_info"] = {"name": "python"}
+        info = normalise(nb).metadata["language_info"]
+        import tqdm.auto, tqdm.notebook
+        print(json.dumps([info, platform.python_version(),
+                          issubclass(tqdm.auto.tqdm, tqdm.notebook.tqdm)]))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    info, version, widget_bar = json.loads(out.stdout)
+    assert info["version"] == version
+    assert info["codemirror_mode"] == {"name": "ipython", "version": 3}
+    assert info["mimetype"] == "text/x-python" and info["file_extension"] == ".py"
+    assert widget_bar is False, "tqdm.auto became the notebook bar in a plain process"
 
 
 def _with_widget_state(view: bool) -> nbformat.NotebookNode:
