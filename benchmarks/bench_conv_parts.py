@@ -41,7 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_numpy.py, besi
 from bench_numpy import conv_case, write_record  # noqa: E402  (conv_case: bench_numpy's conv 16->32)
 
 from coursekit.conv import (  # noqa: E402
+    _backward_rows,
     _block_size,
+    _dout_on_frames,
+    _forward_rows,
     _pad,
     _shift_geometry,
     _shifted_columns,
@@ -68,9 +71,8 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     frame = hp * wp
     k = C_IN * K * K
     lw, shifts = _shift_geometry(hp, wp, (K, K), (1, 1))
-    # the forward product carries the bias: one more column of w, a row of ones under the columns
-    w_aug = np.concatenate([case.w.reshape(C_OUT, k), case.b[:, None]], axis=1)
-    w_pqc = np.ascontiguousarray(case.w.transpose(2, 3, 1, 0).reshape(k, C_OUT))
+    w_aug = _forward_rows(case.w, case.b)  # the bias is its last column
+    w_pqc = _backward_rows(case.w)
     size = _block_size(N, (k + 1) * lw * 4)  # images per block, as the forward pass takes them
     starts = range(0, N, size)
     xp = _pad(case.x, (1, 1))  # the forward pass pads the batch once, block by block
@@ -84,7 +86,7 @@ def items(rng: np.random.Generator) -> dict[str, tuple[Callable[[], object], flo
     cols[...] = cols_aug[:, :k]
     # dout of every image on its flat frame, zero at the thrown-away positions
     dframe = np.zeros((N, C_OUT, frame), np.float32)
-    dframe[:, :, : HW * wp].reshape(N, C_OUT, HW, wp)[:, :, :, :HW] = case.dout
+    _dout_on_frames(case.dout, wp, dframe)
     dcols = np.zeros((size, k, frame), np.float32)
     np.matmul(w_pqc, dframe[:size, :, :lw], out=dcols[:, :, :lw])
     dxf = np.zeros((N, C_IN * frame), np.float32)

@@ -344,6 +344,37 @@ def _sum_shifted(dcols: np.ndarray, shifts: list[int], out: np.ndarray) -> np.nd
     return out
 
 
+def _forward_rows(w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """w (C_out, C, kh, kw) as the forward product's matrix (C_out, C kh kw [+ 1]).
+
+    With a bias, b (C_out,) is one more column, against a row of ones under the
+    columns: the product adds it, where adding it to every pixel afterwards costs a pass.
+    """
+    rows = w.reshape(w.shape[0], -1)
+    return rows if b is None else np.concatenate([rows, b[:, None]], axis=1)
+
+
+def _backward_rows(w: np.ndarray) -> np.ndarray:
+    """w (C_out, C, kh, kw) as the column-gradient matrix (kh kw C, C_out).
+
+    Its rows are in (p, q, c) order: each kernel offset's column gradient, for all
+    channels, is then one contiguous slab, which ``_sum_shifted`` adds back with one shift.
+    """
+    return np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0]))
+
+
+def _dout_on_frames(d: np.ndarray, wp: int, out: np.ndarray) -> np.ndarray:
+    """dout (B, C_out, H_out, W_out) written at its flat positions i Wp + j of ``out``.
+
+    out : ndarray of shape (B, C_out, F) with F >= H_out Wp. Only the pixels are
+    written: the thrown-away positions keep what ``out`` held (zero, in the buffers
+    that use this). Returns ``out[:, :, :Lw]``, dout as the products read it.
+    """
+    b, c_out, ho, wo = d.shape
+    out[:, :, : ho * wp].reshape(b, c_out, ho, wp)[:, :, :, :wo] = d
+    return out[:, :, : (ho - 1) * wp + wo]
+
+
 def _conv2d_forward_shifted(
     x: np.ndarray,
     w: np.ndarray,
@@ -365,11 +396,7 @@ def _conv2d_forward_shifted(
     hp, wp = h + 2 * ph, wd + 2 * pw
     lw, _ = _shift_geometry(hp, wp, (kh, kw), dilation)
     k = c * kh * kw
-    w_mat = w.reshape(c_out, k)
-    if b is not None:
-        # the bias as one more column of w, against a row of ones under the columns:
-        # the product adds it, where adding it to every pixel afterwards costs a pass
-        w_mat = np.concatenate([w_mat, b[:, None]], axis=1)
+    w_mat = _forward_rows(w, b)
     rows = w_mat.shape[1]
     size = _block_size(n, rows * lw * w.itemsize)
     in_place = padding == (0, 0) and x.flags.c_contiguous
@@ -404,14 +431,12 @@ def _conv2d_backward_shifted(
     """
     n, c, hp, wp = xp.shape
     c_out, _, kh, kw = w.shape
-    ho, wo = d.shape[2:]
     (ph, pw) = padding
     h, wd = hp - 2 * ph, wp - 2 * pw
     frame = hp * wp
     lw, shifts = _shift_geometry(hp, wp, (kh, kw), dilation)
     k = c * kh * kw
-    # rows ordered (p, q, c): each offset's column gradient for all channels is one slab
-    w_pqc = np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(k, c_out))
+    w_pqc = _backward_rows(w)
     size = _block_size(n, k * lw * w.itemsize)
     dx = np.empty((n, c, h, wd), dtype=w.dtype)
 
@@ -424,8 +449,7 @@ def _conv2d_backward_shifted(
         cols = _shifted_columns(xp[start:stop], dilation, cols)
         # dout on the flat frame; the thrown-away positions are never written: zero
         dframe = _buffer(scratch, "dframe", (size, c_out, frame), w.dtype)[:m]
-        dframe[:, :, : ho * wp].reshape(m, c_out, ho, wp)[:, :, :, :wo] = d[start:stop]
-        d_flat = dframe[:, :, :lw]
+        d_flat = _dout_on_frames(d[start:stop], wp, dframe)
         # (B, K, Lw) @ (B, Lw, C_out) summed over the block: its share of dw, transposed
         dw_t = np.matmul(cols, d_flat.transpose(0, 2, 1)).sum(axis=0)
         # the column gradient overwrites the columns, rows now in (p, q, c) order
