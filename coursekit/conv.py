@@ -387,7 +387,7 @@ def _conv2d_forward_shifted(
 
     w : (C_out, C, kh, kw); b : (C_out,) or None
     Returns the padded input xp (N, C, Hp, Wp) for the backward pass, filled block by
-    block, and whether every number of x is finite (the backward pass needs to know).
+    block, and whether every number of x and w is finite (the backward pass needs to know).
     """
     n, c, h, wd = x.shape
     c_out, _, kh, kw = w.shape
@@ -417,7 +417,7 @@ def _conv2d_forward_shifted(
         # then the backward pass takes the window path, which is exact too
         return bool(np.isfinite(xp[start:stop].sum()))
 
-    return xp, all(_map_blocks(block, n, size))
+    return xp, all(_map_blocks(block, n, size)) and bool(np.isfinite(w.sum()))
 
 
 def _conv2d_backward_shifted(
@@ -715,7 +715,7 @@ def conv2d_forward(
     x = x.astype(dtype, copy=False)
     w = w.astype(dtype, copy=False)
     b_ = None if b is None else b.astype(dtype, copy=False)
-    finite = None  # whether x is finite: known, and needed, on the stride-1 path only
+    finite = None  # whether x and w are finite: known, and needed, on the stride-1 path only
     if stride == (1, 1):
         out = np.empty((n, c_out, ho, wo), dtype=dtype)
         xp, finite = _conv2d_forward_shifted(x, w, b_, out, padding, dilation)
@@ -755,7 +755,7 @@ def conv2d_backward(
     dout = as_float_array(dout, "dout")
     check_shape(dout, (n, c_out, ho, wo), "dout")
     d = dout.astype(w.dtype, copy=False)
-    if finite and np.isfinite(w.sum()):  # the stride-1 path, exact for finite x and w
+    if finite:  # the stride-1 path, exact for finite x and w
         dx, dw, db = _conv2d_backward_shifted(d, xp, w, padding, dilation)
         return dx, dw, db if has_bias else None
     db = d.sum(axis=(0, 2, 3)) if has_bias else None

@@ -1129,9 +1129,15 @@ def test_finite_inputs_take_the_shifted_path_and_others_the_window_path(monkeypa
     )
     rng = np.random.default_rng(10)
     x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
-    for stride, x_in in [(1, x), (2, x), (1, np.where(x > 1, np.inf, x))]:
+    w_inf = np.where(w > 1, np.inf, w)
+    for stride, x_in, w_in in [
+        (1, x, w),
+        (2, x, w),
+        (1, np.where(x > 1, np.inf, x), w),
+        (1, x, w_inf),
+    ]:
         with np.errstate(invalid="ignore"):  # inf * 0 at the padding
-            out, cache = conv2d_forward(x_in, w, None, stride=stride, padding=1)
+            out, cache = conv2d_forward(x_in, w_in, None, stride=stride, padding=1)
             conv2d_backward(np.ones_like(out), cache)
     assert taken == ["shifted"]  # finite and stride 1 only
 
