@@ -107,12 +107,7 @@ def test_without_a_content_length_a_wrong_file_is_not_called_cut(tmp_path, serve
     assert out.read_bytes() == b"short"
 
 
-def test_the_progress_bar_names_the_file_and_counts_its_bytes(
-    tmp_path, server, capsys, monkeypatch
-):
-    import functools
-    import io
-
+def test_the_progress_bar_names_the_file_and_counts_its_bytes(tmp_path, server, capsys):
     import tqdm.auto
     import tqdm.notebook
 
@@ -123,20 +118,16 @@ def test_the_progress_bar_names_the_file_and_counts_its_bytes(
         "tqdm.auto is the notebook widget: something in this process imported "
         "ipykernel.zmqshell before tqdm.auto"
     )
-    # The bar writes to a stream of this test's own rather than the process-wide stderr.
-    shown = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)  # like stderr
-    monkeypatch.setattr(tqdm.auto, "tqdm", functools.partial(tqdm.auto.tqdm, file=shown))
     body = b"x" * 300_000
     server.routes["/f.bin"] = (body, None)
     dl.download_and_verify(server.url + "/f.bin", tmp_path / "f.bin", _md5(body))
-    text = shown.buffer.getvalue().decode()
-    last = text.split("\r")[-1].strip()
+    err = capsys.readouterr().err
+    last = err.split("\r")[-1].strip()
     assert re.fullmatch(r"f\.bin: 100%\|█+\| 300k/300k \[[\d:<]+, [\d.]+[kMG]?B/s\]", last), repr(
-        text
+        err
     )
     dl.download_and_verify(server.url + "/f.bin", tmp_path / "g.bin", _md5(body), progress=False)
-    assert shown.buffer.getvalue().decode() == text  # no bar
-    assert capsys.readouterr() == ("", "")
+    assert capsys.readouterr() == ("", "")  # no bar
 
 
 def test_a_server_slower_than_the_timeout_is_given_up(tmp_path, server):
