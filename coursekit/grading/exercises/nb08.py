@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -122,8 +123,6 @@ def _block_calls(rng: np.random.Generator) -> list[Call]:
 
 def _block_reference(init_args: tuple, state_dict: dict, x: Any) -> dict:
     """What the driver returns for the reference block (keys, shortcut kind, outputs)."""
-    import functools
-
     import torch
 
     from coursekit.grading.drivers import module_forward
