@@ -103,6 +103,47 @@ def tree_hash(folder: Path) -> dict[str, str]:
     }
 
 
+def with_sources(nb, sources: dict[str, str]):
+    """A copy of notebook ``nb`` whose cells named in ``sources`` (by grade_id) hold that code."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if gid(cell) in sources:
+            cell.source = sources[gid(cell)]
+    return nb
+
+
+def package_sources(folder: Path) -> dict[str, str]:
+    """``tree_hash`` of a package, without the bytecode caches its imports may write."""
+    return {k: v for k, v in tree_hash(folder).items() if "__pycache__" not in k}
+
+
+def grade_and_watch(root: Path, **limits: Any) -> dict[str, Any]:
+    """``coursekit grade`` of root/subs against root/source into root/out, then what runs.
+
+    The secret is root/secret; ``limits`` are grade's (budget_s, call_s, memory_mb,
+    pids). Returns the rows, ``ps``'s list of every command line on the machine, and
+    the command lines of the processes still below this one.
+    """
+    import psutil
+
+    from coursekit.grading.autograde import grade
+
+    rows = grade(
+        root / "source",
+        root / "subs",
+        root / "out",
+        jobs=2,
+        secret_file=root / "secret",
+        quiet=True,
+        **limits,
+    )
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    children = [" ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)]
+    return {"rows": rows, "ps": ps, "children": children}
+
+
 # --------------------------------------------------------------------------- #
 # a JupyterLab server
 # --------------------------------------------------------------------------- #

@@ -19,16 +19,21 @@ each way a submission could try to score, read, harm or cost:
 
 from __future__ import annotations
 
-import copy
 import json
-import subprocess
 from pathlib import Path
 
 import nbformat
 import numpy as np
-import psutil
 import pytest
-from helpers import gid, require_sandbox, tree_hash, write
+from helpers import (
+    gid,
+    grade_and_watch,
+    package_sources,
+    require_sandbox,
+    tree_hash,
+    with_sources,
+    write,
+)
 
 import coursekit
 from coursekit.grading import cli
@@ -247,21 +252,8 @@ for name in ("harm_files", "cost_loop", "cost_hung_cell", "cost_shared_memory", 
 EXPECTED_POINTS["cost_hung_cell"] = (0, 0, 0)  # the hung cell costs the whole run
 
 
-def _sources(folder: Path) -> dict[str, str]:
-    """The package's files, without the bytecode caches the grader's own imports may write."""
-    return {k: v for k, v in tree_hash(folder).items() if "__pycache__" not in k}
-
-
 def _student_edition() -> nbformat.NotebookNode:
     return release_notebook(nbformat.read(NOTEBOOKS / NB, as_version=4), NB)
-
-
-def _with_solutions(nb: nbformat.NotebookNode, sources: dict[str, str]) -> nbformat.NotebookNode:
-    nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        if gid(cell) in sources:
-            cell.source = sources[gid(cell)]
-    return nb
 
 
 def _paths_payload(code: str, root: Path) -> str:
@@ -286,7 +278,7 @@ def hostile(tmp_path_factory):
         cells = {"nb01-softmax": _paths_payload(code, root)}
         if EXPECTED_POINTS[name][1]:
             cells["nb01-bce-logits"] = BCE_OK
-        nb = _with_solutions(student, cells)
+        nb = with_sources(student, cells)
         write(nb, subs / f"h{i:02d}_{name}" / NB)
     # links: to the instructor's notebook, and to an honest student's folder
     (subs / "h90_link_file").mkdir()
@@ -294,11 +286,11 @@ def hostile(tmp_path_factory):
     (subs / "h91_link_folder").symlink_to(subs / "zz_honest", target_is_directory=True)
     write(student, subs / ".h92_hidden" / NB)
     # controls, graded after every hostile submission
-    write(_with_solutions(student, solutions), subs / "zz_honest" / NB)
-    write(_with_solutions(student, {"nb01-softmax": solutions["nb01-softmax"]}),
+    write(with_sources(student, solutions), subs / "zz_honest" / NB)
+    write(with_sources(student, {"nb01-softmax": solutions["nb01-softmax"]}),
           subs / "zz_partial" / NB)  # fmt: skip
     write(student, subs / "zz_untouched" / NB)
-    write(_with_solutions(student, solutions), subs / 'zz_Zoë "Q", ü' / NB)
+    write(with_sources(student, solutions), subs / 'zz_Zoë "Q", ü' / NB)
     # a link planted in the output folder, pointing at a victim's submission
     (root / "out").mkdir()
     victim = subs / "zz_untouched" / NB
@@ -306,22 +298,12 @@ def hostile(tmp_path_factory):
     (root / "secret").write_text("a test secret of the instructor, 0123456789\n")
 
     before = {"subs": tree_hash(subs), "source": tree_hash(root / "source")}
-    before["package"] = _sources(PACKAGE)
-    rows = grade(
-        root / "source",
-        subs,
-        root / "out",
-        jobs=2,
-        budget_s=30,
-        call_s=6,
-        memory_mb=1536,
-        pids=64,
-        secret_file=root / "secret",
-        quiet=True,
-    )
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    children = [" ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)]
-    return {"root": root, "rows": rows, "before": before, "ps": ps, "children": children}
+    before["package"] = package_sources(PACKAGE)
+    return {
+        "root": root,
+        "before": before,
+        **grade_and_watch(root, budget_s=30, call_s=6, memory_mb=1536, pids=64),
+    }
 
 
 def _points(hostile, student: str) -> tuple[float, ...]:
@@ -377,7 +359,7 @@ def test_nothing_outside_the_sandbox_changed_and_no_process_survives(hostile):
     root = hostile["root"]
     assert tree_hash(root / "subs") == hostile["before"]["subs"]
     assert tree_hash(root / "source") == hostile["before"]["source"]
-    assert _sources(PACKAGE) == hostile["before"]["package"]
+    assert package_sources(PACKAGE) == hostile["before"]["package"]
     assert f"sleep {DAEMON_MARK}" not in hostile["ps"]
     assert hostile["children"] == []  # no sandbox, harness or daemon left below this test
 
@@ -447,10 +429,10 @@ def _small_class(root: Path) -> Path:
     student = _student_edition()
     solutions = {gid(c): c.source for c in source_nb.cells if gid(c)}
     subs = root / "subs"
-    write(_with_solutions(student, solutions), subs / "ann" / NB)
+    write(with_sources(student, solutions), subs / "ann" / NB)
     write(student, subs / "ben" / NB)
-    write(_with_solutions(student, {"nb01-softmax": NAIVE}), subs / "cat" / NB)
-    write(_with_solutions(student, {"nb01-bce-logits": BCE_OK}), subs / "dan" / NB)
+    write(with_sources(student, {"nb01-softmax": NAIVE}), subs / "cat" / NB)
+    write(with_sources(student, {"nb01-bce-logits": BCE_OK}), subs / "dan" / NB)
     (root / "secret").write_text("another secret for the shard test\n")
     return subs
 
@@ -536,7 +518,7 @@ def test_without_a_cgroup_the_address_space_limit_still_holds(tmp_path, monkeypa
         "    return np.zeros_like(z)\n"
     )
     cells = {"nb01-softmax": hog, "nb01-bce-logits": BCE_OK}
-    write(_with_solutions(_student_edition(), cells), tmp_path / "subs" / "hog" / NB)
+    write(with_sources(_student_edition(), cells), tmp_path / "subs" / "hog" / NB)
     (tmp_path / "secret").write_text("a secret for the rlimit test, long enough\n")
     rows = grade(tmp_path / "source", tmp_path / "subs", tmp_path / "out", memory_mb=1024,
                  budget_s=120, secret_file=tmp_path / "secret", quiet=True)  # fmt: skip
